@@ -1,0 +1,88 @@
+"""Field-level encryption for personal data (PIPL; ADR 0005).
+
+Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under the keys in ``FENGQIAO_FIELD_KEYS``
+(comma-separated; the first encrypts, all decrypt, so keys can be rotated). Exact lookups use a keyed
+HMAC-SHA256 of the normalised value (``FENGQIAO_HASH_KEY``). Without those variables a development key pair is
+generated once in ``FENGQIAO_KEY_DIR`` (outside the repository) and reused.
+"""
+
+import base64
+import functools
+import hashlib
+import hmac
+import os
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+PREFIX = "enc1:"
+
+
+def _dev_key(name, make):
+    key_dir = settings.KEY_DIR
+    path = key_dir / name
+    if not path.exists():
+        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+@functools.cache
+def _fernet():
+    raw = os.environ.get("FENGQIAO_FIELD_KEYS") or _dev_key("field-keys", lambda: Fernet.generate_key().decode())
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    try:
+        return MultiFernet([Fernet(k) for k in keys])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"FENGQIAO_FIELD_KEYS holds an invalid Fernet key: {exc}") from None
+
+
+@functools.cache
+def _hash_key():
+    raw = os.environ.get("FENGQIAO_HASH_KEY") or _dev_key(
+        "hash-key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
+    )
+    return raw.encode()
+
+
+def reset_key_cache():
+    _fernet.cache_clear()
+    _hash_key.cache_clear()
+
+
+def encrypt(value: str) -> str:
+    return PREFIX + _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    if not token.startswith(PREFIX):
+        raise ValueError("value is not encrypted by fengqiao")
+    try:
+        return _fernet().decrypt(token[len(PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise ImproperlyConfigured("cannot decrypt a stored value: the field keys do not match") from None
+
+
+def lookup_hash(value: str) -> str:
+    """Keyed hash for exact-match search on an encrypted value (normalised: stripped, no inner spaces)."""
+    normalised = "".join(str(value).split()).upper()
+    return hmac.new(_hash_key(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+class EncryptedTextField(models.TextField):
+    """A text column whose plaintext never reaches the database."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(value)
