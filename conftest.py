@@ -1,0 +1,16 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("FENGQIAO_KEY_DIR", str(Path(__file__).parent / "var" / "test-keys"))
+
+SHARED_DATA = Path(os.environ.get("FENGQIAO_SHARED_DATA_DIR", Path(__file__).parent.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data():
+    """The real reference data beside the repository (CI always has it; a bare clone does not)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
