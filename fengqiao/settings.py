@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "fengqiao.departments",
     "fengqiao.centres",
     "fengqiao.api",
+    "fengqiao.demo",
 ]
 
 MIDDLEWARE = [
