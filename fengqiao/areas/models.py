@@ -164,7 +164,10 @@ class Grid(GeometryModel, TimeStampedModel):
         _("dedicated to"), max_length=16, choices=DedicatedType.choices, default="", blank=True
     )
     area = models.ForeignKey(
-        Area, verbose_name=_("area"), on_delete=models.PROTECT, related_name="grids",
+        Area,
+        verbose_name=_("area"),
+        on_delete=models.PROTECT,
+        related_name="grids",
         help_text=_("the village/community (or town) the grid belongs to"),
     )
     households = models.PositiveIntegerField(_("households"), default=0)

@@ -68,9 +68,7 @@ class Stationing(models.Model):
     department = models.ForeignKey(Department, verbose_name=_("department"), on_delete=models.PROTECT)
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff member"), on_delete=models.PROTECT)
     duty = models.CharField(_("duty"), max_length=100, blank=True)
-    space = models.ForeignKey(
-        ServiceSpace, verbose_name=_("space"), null=True, blank=True, on_delete=models.SET_NULL
-    )
+    space = models.ForeignKey(ServiceSpace, verbose_name=_("space"), null=True, blank=True, on_delete=models.SET_NULL)
     valid_from = models.DateField(_("from"))
     valid_to = models.DateField(_("to"), null=True, blank=True)
 
@@ -102,7 +100,9 @@ class Reception(TimeStampedModel):
     received_at = models.DateTimeField(_("received at"), db_index=True)
     visitor_name = EncryptedTextField(_("visitor name"), blank=True)
     visitor_phone = EncryptedTextField(_("visitor phone"), blank=True)
-    visitor_phone_hash = models.CharField(_("visitor phone hash"), max_length=64, blank=True, db_index=True, editable=False)
+    visitor_phone_hash = models.CharField(
+        _("visitor phone hash"), max_length=64, blank=True, db_index=True, editable=False
+    )
     headcount = models.PositiveSmallIntegerField(_("number of visitors"), default=1)
     purpose = models.TextField(_("purpose"))
     space = models.ForeignKey(

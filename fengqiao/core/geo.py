@@ -24,6 +24,7 @@ class GeoError(ValueError):
 
 # --- coordinates ---------------------------------------------------------------------------------------
 
+
 def check_lonlat(lon, lat):
     """Validate one WGS84 point. Raises GeoError with a message that says what to fix."""
     try:
@@ -95,6 +96,7 @@ def geometry_gcj02_to_wgs84(geom):
 
 # --- polygons --------------------------------------------------------------------------------------------
 
+
 def polygonal(geom, *, what="geometry"):
     """Return a valid Polygon/MultiPolygon: repairs self-intersections, drops non-areal parts.
 
@@ -148,6 +150,7 @@ def metres_to_degrees(metres, lat):
 
 # --- GeoJSON files -------------------------------------------------------------------------------------
 
+
 @dataclass
 class Feature:
     index: int
@@ -169,7 +172,9 @@ def read_geojson_features(path):
     except UnicodeDecodeError as exc:
         raise GeoError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise GeoError(f"{path}: invalid or truncated JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise GeoError(
+            f"{path}: invalid or truncated JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     if isinstance(data, dict) and data.get("type") == "Feature":
         raw = [data]
     elif isinstance(data, dict) and data.get("type") == "FeatureCollection" and isinstance(data.get("features"), list):
