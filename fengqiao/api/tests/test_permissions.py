@@ -1,0 +1,150 @@
+"""Every endpoint declares its permission, goes through the scoping base class, refuses anonymous users and
+refuses writes without the model permission (and changes nothing when it refuses)."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.views import APIView
+
+from fengqiao.api import v1
+from fengqiao.api.base import BaseViewSet, ServiceViewSet
+from fengqiao.api.tests.helpers import client_for, reader, results
+from fengqiao.api.v1 import router
+from fengqiao.areas.tests.factories import make_chain
+from fengqiao.audit.models import AuditEvent
+from fengqiao.centres import services
+from fengqiao.centres.tests.builders import make_centre, make_space, station
+from fengqiao.departments.tests.builders import make_category, make_department, make_user
+
+V1 = "/api/v1"
+VIEWSETS = {prefix: viewset for prefix, viewset, _basename in router.registry}
+
+
+@pytest.mark.parametrize("prefix", sorted(VIEWSETS))
+def test_every_viewset_declares_its_permission_and_uses_the_scoping_base(prefix):
+    viewset = VIEWSETS[prefix]
+    assert "permission_classes" in vars(viewset), f"{viewset.__name__} must state permission_classes itself"
+    assert issubclass(viewset, BaseViewSet)
+    assert viewset.get_queryset is BaseViewSet.get_queryset, "querysets go through BaseViewSet.scope_queryset"
+
+
+def _view_class(callback):
+    return getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+
+
+def test_every_api_url_declares_its_permission():
+    for pattern in v1.urlpatterns:
+        view = _view_class(pattern.callback)
+        if view is None or view.__module__.startswith("rest_framework.routers"):
+            continue  # the router's API root
+        declared = [k for k in view.__mro__ if k is not APIView and "permission_classes" in vars(k)]
+        assert declared and declared[0].__module__ != "rest_framework.views", pattern
+
+
+@pytest.fixture
+def world(db):
+    chain = make_chain()
+    centre = make_centre(chain["town"])
+    space = make_space(centre)
+    department = make_department(chain["county"], "sfj")
+    stationing = station(centre, department, make_user("li"), space=space)
+    category = make_category("T-x")
+    reception = services.log_reception(actor="t", centre=centre, purpose="x", visitor_phone="13800138000")
+    return {
+        "areas": chain["town"].code,
+        "area-changes": None,
+        "grid-layers": "comprehensive",
+        "grids": None,
+        "departments": department.pk,
+        "categories": category.code,
+        "centres": centre.pk,
+        "space-types": space.space_type.code,
+        "spaces": space.pk,
+        "stationings": stationing.pk,
+        "receptions": reception.pk,
+    }
+
+
+@pytest.mark.parametrize("prefix", sorted(VIEWSETS))
+def test_anonymous_users_are_refused_everywhere_with_401(world, prefix):
+    client = client_for(None)
+    response = client.get(f"{V1}/{prefix}/")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    if world[prefix] is not None:
+        assert client.get(f"{V1}/{prefix}/{world[prefix]}/").status_code == 401
+    if issubclass(VIEWSETS[prefix], ServiceViewSet):
+        assert client.post(f"{V1}/{prefix}/", {}).status_code == 401
+
+
+@pytest.mark.parametrize("prefix", sorted(VIEWSETS))
+def test_an_authenticated_user_without_permissions_can_read(world, prefix):
+    client = reader()
+    assert client.get(f"{V1}/{prefix}/").status_code == 200
+    if world[prefix] is not None:
+        assert client.get(f"{V1}/{prefix}/{world[prefix]}/").status_code == 200
+
+
+def test_the_browsable_api_renders_every_endpoint_without_leaking_visitor_details(world):
+    client = client_for(make_user("root", superuser=True))
+    for prefix, key in world.items():
+        pages = [f"{V1}/{prefix}/"] + ([f"{V1}/{prefix}/{key}/"] if key is not None else [])
+        for url in pages:
+            response = client.get(url, HTTP_ACCEPT="text/html")
+            assert response.status_code == 200, url
+            assert "13800138000" not in response.content.decode(), url
+
+
+WRITABLE = sorted(p for p, v in VIEWSETS.items() if issubclass(v, ServiceViewSet))
+
+
+def test_the_writable_resources_are_exactly_the_ones_with_services():
+    assert WRITABLE == ["categories", "centres", "departments", "receptions", "spaces", "stationings"]
+
+
+@pytest.mark.parametrize("prefix", WRITABLE)
+def test_writes_without_the_model_permission_are_refused_and_change_nothing(world, prefix):
+    client = reader()
+    before = AuditEvent.objects.count()
+    model = VIEWSETS[prefix].queryset.model
+    rows = model.objects.count()
+    assert client.post(f"{V1}/{prefix}/", {"name": "x"}, format="json").status_code == 403
+    assert client.patch(f"{V1}/{prefix}/{world[prefix]}/", {"name": "x"}, format="json").status_code == 403
+    assert (AuditEvent.objects.count(), model.objects.count()) == (before, rows)
+
+
+def test_scope_queryset_restricts_every_list_and_detail(world, monkeypatch):
+    monkeypatch.setattr(BaseViewSet, "scope_queryset", lambda self, queryset: queryset.none())
+    client = reader()
+    for prefix, key in world.items():
+        assert results(client.get(f"{V1}/{prefix}/")) == [], prefix
+        if key is not None:
+            assert client.get(f"{V1}/{prefix}/{key}/").status_code == 404, prefix
+
+
+# --- tokens ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_token_from_drf_create_token_authenticates():
+    make_user("api-user")
+    call_command("drf_create_token", "api-user", stdout=io.StringIO())
+    token = Token.objects.get(user__username="api-user")
+    client = client_for(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(f"{V1}/areas/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token wrong")
+    assert client.get(f"{V1}/areas/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_token_endpoint_issues_a_token_for_a_password(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_user_model().objects.create_user("pw-user", password="a long test password")
+    client = client_for(None)
+    response = client.post(f"{V1}/auth/token/", {"username": "pw-user", "password": "a long test password"})
+    assert response.status_code == 200
+    assert response.json()["token"] == Token.objects.get(user__username="pw-user").key
+    assert client.post(f"{V1}/auth/token/", {"username": "pw-user", "password": "nope"}).status_code == 400
