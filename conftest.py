@@ -14,3 +14,13 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_locate_index():
+    """The locate index is cached per process; each test starts without one."""
+    from fengqiao.areas import locate
+
+    locate.invalidate()
+    yield
+    locate.invalidate()

@@ -1,4 +1,35 @@
+"""/api/v1/: the versioned REST API. Every viewset is registered here (a test walks this router)."""
+
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from fengqiao.api.areas import AreaChangeViewSet, AreaViewSet, GridLayerViewSet, GridViewSet
+from fengqiao.api.centres import (
+    CentreViewSet,
+    ReceptionViewSet,
+    ServiceSpaceViewSet,
+    SpaceTypeViewSet,
+    StationingViewSet,
+)
+from fengqiao.api.departments import CategoryViewSet, DepartmentViewSet
+from fengqiao.api.locate import LocateView
+
 router = DefaultRouter()
-urlpatterns = router.urls
+router.register("areas", AreaViewSet, basename="area")
+router.register("area-changes", AreaChangeViewSet, basename="area-change")
+router.register("grid-layers", GridLayerViewSet, basename="grid-layer")
+router.register("grids", GridViewSet, basename="grid")
+router.register("departments", DepartmentViewSet, basename="department")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("centres", CentreViewSet, basename="centre")
+router.register("space-types", SpaceTypeViewSet, basename="space-type")
+router.register("spaces", ServiceSpaceViewSet, basename="space")
+router.register("stationings", StationingViewSet, basename="stationing")
+router.register("receptions", ReceptionViewSet, basename="reception")
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("locate", LocateView.as_view(), name="locate"),
+    *router.urls,
+]

@@ -33,14 +33,13 @@ def check_lonlat(lon, lat):
         raise GeoError(f"lon/lat must be numbers, got lon={lon!r} lat={lat!r}") from None
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise GeoError(f"lon/lat must be finite numbers, got lon={lon} lat={lat}")
+    minx, miny, maxx, maxy = CHINA_BBOX
+    swapped = minx <= lat <= maxx and miny <= lon <= maxy and not (minx <= lon <= maxx and miny <= lat <= maxy)
+    if swapped:  # checked first: a swapped point in most of China has lat > 90
+        raise GeoError(f"lon={lon} lat={lat} looks swapped: longitude comes first (in China lon is 73–135, lat 4–54)")
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise GeoError(f"coordinates out of range: lon={lon} must be in [-180, 180], lat={lat} in [-90, 90]")
-    minx, miny, maxx, maxy = CHINA_BBOX
     if not (minx <= lon <= maxx and miny <= lat <= maxy):
-        if minx <= lat <= maxx and miny <= lon <= maxy:
-            raise GeoError(
-                f"lon={lon} lat={lat} looks swapped: longitude comes first (in China lon is 73–135, lat 4–54)"
-            )
         raise GeoError(f"lon={lon} lat={lat} is outside China (lon 73.4–135.1, lat 3.8–53.6)")
     return lon, lat
 
@@ -123,6 +122,30 @@ def check_bounds(geom, *, what="geometry"):
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise GeoError(f"{what} has coordinates out of range (bounds {geom.bounds})")
+
+
+def check_in_china(geom, *, what="geometry"):
+    """Raise GeoError unless every coordinate of `geom` (WGS84) lies in CHINA_BBOX."""
+    minx, miny, maxx, maxy = geom.bounds
+    cminx, cminy, cmaxx, cmaxy = CHINA_BBOX
+    if not (cminx <= minx and maxx <= cmaxx and cminy <= miny and maxy <= cmaxy):
+        if cminx <= miny and maxy <= cmaxx and cminy <= minx and maxx <= cmaxy:
+            raise GeoError(f"{what}: lon/lat look swapped (bounds {geom.bounds}); longitude comes first")
+        check_bounds(geom, what=what)
+        raise GeoError(
+            f"{what} lies (partly) outside China: bounds {tuple(round(b, 6) for b in geom.bounds)}, "
+            f"expected lon {cminx}–{cmaxx}, lat {cminy}–{cmaxy}"
+        )
+
+
+def clean_polygonal(geom, *, what="geometry"):
+    """A WGS84 geometry ready to store: valid (Multi)Polygon inside China. Returns (geometry, repaired)."""
+    if geom is None or geom.is_empty:
+        raise GeoError(f"{what} is empty")
+    was_valid = geom.is_valid
+    geom = polygonal(geom, what=what)
+    check_in_china(geom, what=what)
+    return geom, not was_valid
 
 
 def area_m2(geom):
@@ -212,7 +235,9 @@ __all__ = [
     "Polygon",
     "area_m2",
     "check_bounds",
+    "check_in_china",
     "check_lonlat",
+    "clean_polygonal",
     "feature_collection",
     "gcj02_to_wgs84",
     "geometry_gcj02_to_wgs84",
