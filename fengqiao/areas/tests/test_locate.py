@@ -12,7 +12,8 @@ from shapely.geometry import box
 from fengqiao.api.locate import LocateView
 from fengqiao.areas import locate as locate_module
 from fengqiao.areas.grids import UnknownLayerError, create_grid, retire_grid, update_grid
-from fengqiao.areas.locate import GridIndex, invalidate, locate, locate_many
+from fengqiao.areas.locate import invalidate, locate, locate_many
+from fengqiao.areas.locate_index import GridIndex
 from fengqiao.areas.tests.factories import layer, make_area, make_boundary, make_chain, make_grid, square
 from fengqiao.core.geo import GeoError
 

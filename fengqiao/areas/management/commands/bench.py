@@ -12,7 +12,7 @@ import shapely
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fengqiao.areas.locate import GridIndex
+from fengqiao.areas.locate_index import GridIndex
 
 # Guangdong's extent (WGS84), the size of the province the index is built for.
 EXTENT = (109.65, 20.2, 117.3, 25.5)
