@@ -25,7 +25,11 @@ def make_area(code, name=None, parent=None, **extra):
 
 
 def make_chain():
-    """广东省 → 清远市 → 佛冈县 → 汤塘镇 → 汤塘村 (real codes), returned as a dict by level name."""
+    """广东省 → 清远市 → 佛冈县 → a town → a village, as a dict by level name.
+
+    Province, city and county are real; the town and village codes and names are illustrative test data
+    (in the 2022 edition 441821101000 is 水头镇), so never mix this chain with the demo build.
+    """
     province = make_area("440000000000", "广东省")
     city = make_area("441800000000", "清远市", province)
     county = make_area("441821000000", "佛冈县", city)

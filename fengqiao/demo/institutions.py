@@ -1,0 +1,224 @@
+"""The demo's institutions: governance centres with their service spaces, departments with their catalogue of
+responsibilities, and the demo users (stationed in centres through the centres service).
+
+Rows that already exist are left alone, so a rebuild writes nothing.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from fengqiao.areas.codes import Level
+from fengqiao.areas.models import Area
+from fengqiao.centres.models import Centre, ServiceSpace, SpaceType, Stationing
+from fengqiao.demo import plan as planning
+from fengqiao.demo import sources
+from fengqiao.demo.bulk import insert_rows
+from fengqiao.demo.catalogue import COUNTY_DEPARTMENTS, TOWN_DEPARTMENTS, department_name
+from fengqiao.demo.sources import DemoError
+from fengqiao.departments.models import Category, Department, Responsibility
+
+FLOOR_AREA = {Level.CITY: 1000, Level.COUNTY: 500, Level.TOWN: 200, Level.VILLAGE: 60}  # domain.md §4
+HALL_SEATS = {Level.CITY: 40, Level.COUNTY: 30, Level.TOWN: 20, Level.VILLAGE: 8}
+
+STAFF_GROUP = "demo-staff"
+STAFF_APPS = ("areas", "centres", "departments")
+DEMO_STAFF = [
+    # username, role, centre ("county" or "town" = the demo county's first town), department code, space type
+    ("demo-staff", "县综治中心工作人员（司法局派驻）", "county", "justice", "dispute-mediation"),
+    ("demo-staff-police", "县综治中心工作人员（公安局派驻）", "county", "public-security", "monitoring-analysis"),
+    ("demo-staff-town", "镇综治中心工作人员（综治办）", "town", "comprehensive-governance", "grid-management"),
+]
+
+
+@dataclass
+class DemoUser:
+    username: str
+    role: str
+    password: str | None  # set only when this run chose or reset it (printed once, never stored)
+
+
+@dataclass
+class Scope:
+    """The areas the demo fills with centres and departments."""
+
+    units: list  # county-level Areas (counties, or cities without counties)
+    centre_areas: list  # city, county, town and village Areas
+    towns: list
+    demo_county: Area | None
+
+
+def make_scope(unit_codes, areas):
+    unit_areas = [areas[c] for c in sorted(unit_codes)]
+    centre_areas = sorted(
+        (a for a in areas.values() if a.valid_to is None and Level.CITY <= a.level <= Level.VILLAGE),
+        key=lambda a: a.code,
+    )
+    towns = [a for a in centre_areas if a.level == Level.TOWN]
+    return Scope(unit_areas, centre_areas, towns, areas.get(sources.DEMO_COUNTY))
+
+
+def centre_name(area):
+    """清远市综治中心, 佛冈县综治中心, 汤塘镇综治中心, 汤塘社区综治中心."""
+    if area.level == Level.VILLAGE:
+        return f"{planning.place_label(area.name)}综治中心"
+    return f"{area.name}综治中心"
+
+
+def write_centres(report, scope):
+    """A centre for every city, county, town and village in scope: "一厅五室" above village level, a reception
+    hall in villages."""
+    now = timezone.now()
+    have_centre = set(Centre.objects.values_list("area_id", flat=True))
+    rows = [
+        (
+            area.pk,
+            centre_name(area),
+            f"{area.name}（模拟地址）",
+            "",
+            None,
+            FLOOR_AREA[Level(area.level)],
+            True,
+            now,
+            now,
+        )
+        for area in scope.centre_areas
+        if area.pk not in have_centre
+    ]
+    insert_rows(
+        Centre,
+        ["area", "name", "address", "duty_phone", "opened_on", "floor_area_m2", "active", "created_at", "updated_at"],
+        rows,
+    )
+    report.written["centres"] += len(rows)
+
+    types = list(SpaceType.objects.order_by("order", "code"))
+    halls = [t for t in types if t.is_hall][:1]
+    level_of = {a.pk: Level(a.level) for a in scope.centre_areas}
+    have_space = set(ServiceSpace.objects.values_list("centre_id", "space_type_id"))
+    rows = []
+    for centre_id, area_id in Centre.objects.values_list("id", "area_id"):
+        level = level_of.get(area_id)
+        if level is None:
+            continue
+        for space_type in halls if level == Level.VILLAGE else types:
+            if (centre_id, space_type.pk) not in have_space:
+                seats = HALL_SEATS[level] if space_type.is_hall else None
+                rows.append((centre_id, space_type.pk, space_type.name, seats, True))
+    insert_rows(ServiceSpace, ["centre", "space_type", "name", "seats", "active"], rows)
+    report.written["service spaces"] += len(rows)
+
+
+def write_departments(report, scope):
+    """County-level departments in every county-level unit, a few offices in every town, and their catalogue."""
+    now = timezone.now()
+    wanted = [(area, spec) for area in scope.units for spec in COUNTY_DEPARTMENTS]
+    wanted += [(area, spec) for area in scope.towns for spec in TOWN_DEPARTMENTS]
+    have = set(Department.objects.values_list("area_id", "code"))
+    rows = [
+        (area.pk, spec.code, department_name(spec, area), spec.name, spec.kind, "", True, now, now)
+        for area, spec in wanted
+        if (area.pk, spec.code) not in have
+    ]
+    insert_rows(
+        Department,
+        ["area", "code", "name", "short_name", "kind", "office_phone", "active", "created_at", "updated_at"],
+        rows,
+    )
+    report.written["departments"] += len(rows)
+
+    department_id = {(a, c): pk for pk, a, c in Department.objects.values_list("id", "area_id", "code")}
+    category_id = dict(Category.objects.values_list("code", "id"))
+    have = set(Responsibility.objects.values_list("department_id", "category_id"))
+    rows = []
+    for area, spec in wanted:
+        dep = department_id[(area.pk, spec.code)]
+        for code, lead in spec.responsibilities:
+            cat = category_id.get(code)
+            if cat is not None and (dep, cat) not in have:
+                have.add((dep, cat))
+                rows.append((dep, cat, lead, "演示数据"))
+    insert_rows(Responsibility, ["department", "category", "lead", "note"], rows)
+    report.written["responsibilities"] += len(rows)
+
+
+def demo_password():
+    """FENGQIAO_DEMO_PASSWORD if set (it must pass the password validators), else a fresh random one.
+
+    Returns (password, chosen): chosen is True when it came from the environment."""
+    given = os.environ.get("FENGQIAO_DEMO_PASSWORD", "")
+    if given:
+        try:
+            validate_password(given)
+        except ValidationError as exc:
+            raise DemoError("FENGQIAO_DEMO_PASSWORD is too weak: " + " ".join(exc.messages)) from None
+        return given, True
+    return secrets.token_urlsafe(12), False
+
+
+def write_users(report, *, actor, password=None):
+    """`admin` (superuser) and the demo staff, who share one password: random and shown once, or chosen with
+    FENGQIAO_DEMO_PASSWORD (which also resets it for existing demo users). `password` is demo_password()'s
+    result when the caller already asked for it."""
+    User = get_user_model()
+    password, chosen = password or demo_password()
+    hashed = None
+
+    def ensure(username, role, **flags):
+        nonlocal hashed
+        user = User.objects.filter(username=username).first()
+        if user is not None and not (chosen and not user.check_password(password)):
+            report.users.append(DemoUser(username, role, None))
+            return user
+        hashed = hashed or make_password(password)  # hashed once: hashing is deliberately slow
+        if user is None:
+            user = User.objects.create(username=username, password=hashed, **flags)
+            report.written["users"] += 1
+        else:
+            user.password = hashed
+            user.save(update_fields=["password"])
+            report.written["passwords reset"] += 1
+        report.users.append(DemoUser(username, role, password))
+        return user
+
+    ensure("admin", "系统管理员（超级用户）", is_staff=True, is_superuser=True)
+    group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
+    perms = Permission.objects.filter(content_type__app_label__in=STAFF_APPS, codename__startswith="view_")
+    missing = set(perms) - set(group.permissions.all())
+    if missing:
+        group.permissions.add(*missing)
+    county = Area.objects.filter(code=sources.DEMO_COUNTY).first()
+    town = Area.objects.filter(parent=county, level=Level.TOWN).order_by("code").first() if county else None
+    for username, role, where, dep_code, space_code in DEMO_STAFF:
+        user = ensure(username, role, is_staff=True)
+        if not user.groups.filter(pk=group.pk).exists():
+            user.groups.add(group)
+        area = county if where == "county" else town
+        if area is not None:
+            _station(report, actor=actor, user=user, area=area, dep_code=dep_code, space_code=space_code, duty=role)
+
+
+def _station(report, *, actor, user, area, dep_code, space_code, duty):
+    from fengqiao.centres.services import station_staff
+
+    centre = Centre.objects.filter(area=area).first()
+    department = Department.objects.filter(area=area, code=dep_code).first()
+    if centre is None or department is None or Stationing.objects.filter(centre=centre, staff=user).exists():
+        return
+    station_staff(
+        actor=actor,
+        centre=centre,
+        department=department,
+        staff=user,
+        valid_from=timezone.localdate(),
+        duty=duty,
+        space=ServiceSpace.objects.filter(centre=centre, space_type__code=space_code).first(),
+    )
+    report.written["stationings"] += 1

@@ -1,0 +1,184 @@
+"""The county demo, built once per module from the committed fixture alone (no shared data)."""
+
+import collections
+
+import pytest
+import shapely
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
+
+from fengqiao.areas.codes import Level
+from fengqiao.areas.coverage import check_coverage
+from fengqiao.areas.locate import locate
+from fengqiao.areas.models import Area, AreaChange, Boundary, Grid
+from fengqiao.audit.models import AuditEvent
+from fengqiao.centres.models import Centre, ServiceSpace, Stationing
+from fengqiao.demo import build
+from fengqiao.demo.build import DemoError, build_demo
+from fengqiao.demo.sources import DEMO_COUNTY
+from fengqiao.demo.tests.helpers import coverage_errors
+from fengqiao.departments.models import Department, Responsibility
+
+ABSENT = "/nonexistent/shared-data"
+MODELS = [Area, AreaChange, Boundary, Grid, Centre, ServiceSpace, Stationing, Department, Responsibility]
+
+
+@pytest.fixture(scope="module")
+def county_demo(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Build once for the module inside a transaction that is rolled back afterwards (tests nest savepoints)."""
+    absent = tmp_path_factory.mktemp("bare-clone") / "shared-data-absent"
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            with override_settings(SHARED_DATA_DIR=absent):
+                report = build_demo(actor="test", scale="county")
+            yield report
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@pytest.fixture
+def county(county_demo, db):
+    return Area.objects.get(code=DEMO_COUNTY)
+
+
+def test_builds_from_the_fixture_when_the_shared_data_is_absent(county_demo):
+    assert county_demo.origin == "committed fixture"
+
+
+def test_counts_match_the_division_data(county_demo, county):
+    below = Area.objects.current().filter(path__startswith=county.path)
+    levels = collections.Counter(below.values_list("level", flat=True))
+    assert levels[Level.TOWN] == 8  # 6 towns + 羊角山林场 + 观音山省级自然保护区
+    assert levels[Level.VILLAGE] == 93
+    assert Area.objects.filter(code__startswith="4418", level=Level.COUNTY).count() == 8  # 清远's counties
+    assert Area.objects.filter(code__startswith="4418", level=Level.VILLAGE).count() == 1234
+    assert county_demo.counts["towns in them"] == 8
+    assert county_demo.counts["villages in them"] == 93
+
+
+def test_real_county_boundary_and_synthetic_town_village_boundaries(county_demo, county):
+    real = Boundary.objects.get(area=county, valid_to__isnull=True)
+    assert not real.synthetic
+    assert real.source_crs == "GCJ-02"
+    minx, miny, maxx, maxy = real.geometry.bounds
+    assert 113.2 < minx < maxx < 113.9 and 23.6 < miny < maxy < 24.2
+    synthetic = Boundary.objects.filter(area__path__startswith=county.path, valid_to__isnull=True, synthetic=True)
+    assert synthetic.count() == 8 + 93
+
+
+def test_every_village_has_one_to_four_synthetic_grids(county_demo, county):
+    villages = Area.objects.filter(path__startswith=county.path, level=Level.VILLAGE)
+    grids = Grid.objects.current().filter(layer__code="comprehensive", area__in=villages)
+    per_village = collections.Counter(grids.values_list("area_id", flat=True))
+    assert set(per_village) == set(villages.values_list("id", flat=True))
+    assert set(per_village.values()) <= {1, 2, 3, 4}
+    assert not grids.filter(synthetic=False).exists()
+    assert all("（模拟）" in name for name in grids.values_list("name", flat=True))
+    assert Grid.objects.current().filter(layer__code="forest-chief", area__parent=county).count() >= 16
+    assert Grid.objects.current().filter(layer__code="river-chief").exists()
+
+
+def test_comprehensive_and_forest_layers_cover_the_county_without_gaps_or_overlaps(county_demo, county):
+    for layer in ("comprehensive", "forest-chief"):
+        result = check_coverage(county, layer=layer, tolerance_m2=1.0)
+        assert result.gaps == [] and result.overlaps == [], layer
+        assert result.ok
+        assert result.percent > 99.9999
+        assert county_demo.coverage[layer][1] == 0
+    outline = Boundary.objects.get(area=county, valid_to__isnull=True).geometry
+    grids = [g.geometry for g in Grid.objects.current().filter(layer__code="comprehensive")]
+    gap, outside, overlap = coverage_errors(outline, grids)
+    assert gap < 1.0 and outside < 1.0 and abs(overlap) < 1.0
+
+
+def test_every_grid_locates_to_itself_at_its_representative_point(county_demo, county):
+    for layer in ("comprehensive", "forest-chief"):
+        for grid in Grid.objects.current().filter(layer__code=layer):
+            point = shapely.point_on_surface(grid.geometry)
+            found = locate(point.x, point.y, layer=layer)
+            assert found.grid is not None and found.grid.pk == grid.pk, grid.code
+
+
+def test_centres_at_every_level_with_one_hall_five_rooms(county_demo, county):
+    city = county.parent
+    town = Area.objects.filter(parent=county).order_by("code").first()
+    village = Area.objects.filter(parent=town).order_by("code").first()
+    assert Centre.objects.get(area=city).name == "清远市综治中心"
+    assert Centre.objects.get(area=county).name == "佛冈县综治中心"
+    assert Centre.objects.get(area=town).name == f"{town.name}综治中心"
+    assert Centre.objects.filter(area__path__startswith=county.path).count() == 1 + 8 + 93
+    for area, rooms in ((city, 6), (county, 6), (town, 6), (village, 1)):
+        spaces = ServiceSpace.objects.filter(centre__area=area)
+        assert spaces.count() == rooms
+        assert spaces.filter(space_type__is_hall=True).count() == 1
+
+
+def test_departments_with_a_catalogue_of_seeded_categories(county_demo, county):
+    police = Department.objects.get(area=county, code="public-security")
+    assert police.name == "佛冈县公安局"
+    assert police.kind == Department.Kind.POLICE
+    assert set(police.categories.values_list("code", flat=True)) >= {"H08", "D0503"}
+    assert Department.objects.filter(area=county).count() == len(build.COUNTY_DEPARTMENTS)
+    assert Department.objects.filter(area__parent=county).count() == 8 * len(build.TOWN_DEPARTMENTS)
+    assert Department.objects.filter(area__parent=county, name__endswith="派出所").count() == 8
+    assert not Department.objects.filter(responsibility__isnull=True).exists()
+
+
+def test_demo_users_get_a_random_password_shown_once(county_demo, county):
+    users = {u.username: u for u in county_demo.users}
+    assert {"admin", "demo-staff", "demo-staff-police", "demo-staff-town"} <= set(users)
+    password = users["admin"].password
+    assert password and len(password) >= 12
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    staff = get_user_model().objects.get(username="demo-staff")
+    assert staff.is_staff and not staff.is_superuser
+    assert Stationing.objects.filter(staff=staff, centre__area=county).exists()
+
+
+def test_building_again_changes_nothing(county_demo, county):
+    before = {m.__name__: m.objects.count() for m in MODELS}
+    hashes = sorted(Grid.objects.values_list("code", "geometry_hash", "updated_at"))
+    last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    again = build_demo(actor="test", scale="county", data_dir=ABSENT)
+
+    assert not again.changed, again.written
+    assert all(u.password is None for u in again.users)
+    assert {m.__name__: m.objects.count() for m in MODELS} == before
+    assert sorted(Grid.objects.values_list("code", "geometry_hash", "updated_at")) == hashes
+    # the division import audits every run, even an unchanged one; the demo itself records nothing
+    actions = set(AuditEvent.objects.filter(pk__gt=last_event).values_list("action", flat=True))
+    assert actions <= {"areas.import_divisions"}
+
+
+def test_a_weak_demo_password_is_refused(county_demo, county, monkeypatch):
+    monkeypatch.setenv("FENGQIAO_DEMO_PASSWORD", "password")
+    with pytest.raises(DemoError, match="too weak"):
+        build_demo(actor="test", scale="county", data_dir=ABSENT)
+
+
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])  # fast; hashes are checked
+def test_a_chosen_demo_password_resets_the_demo_users(county_demo, county, monkeypatch):
+    monkeypatch.setenv("FENGQIAO_DEMO_PASSWORD", "fengqiao-demo-Qy6913")
+    report = build_demo(actor="test", scale="county", data_dir=ABSENT)
+    assert get_user_model().objects.get(username="admin").check_password("fengqiao-demo-Qy6913")
+    assert report.written["passwords reset"] == 4
+
+
+def test_province_scale_needs_the_shared_data(county_demo, db, tmp_path):
+    with pytest.raises(DemoError, match="shared reference data"):
+        build_demo(actor="test", scale="province", data_dir=tmp_path / "absent")
+
+
+def test_demo_command_builds_and_prints_a_summary_without_serving(county_demo, county, capsys):
+    with override_settings(SHARED_DATA_DIR=ABSENT):
+        call_command("demo", "--no-serve")
+    out = capsys.readouterr().out
+    assert "written this run: nothing (already built)" in out
+    assert "comprehensive grids" in out
+    assert "admin" in out and "password unchanged" in out
