@@ -19,36 +19,11 @@ from fengqiao.areas.codes import Level
 from fengqiao.areas.models import Area
 from fengqiao.audit import services as audit
 from fengqiao.centres.models import Centre, Reception, ServiceSpace, SpaceType, Stationing
+from fengqiao.core.changes import apply_changes, jsonable
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.departments.models import Department
 
 CENTRE_LEVELS = (Level.CITY, Level.COUNTY, Level.TOWN, Level.VILLAGE)
-
-
-def _changes(obj, values: dict) -> dict:
-    """Apply the non-None `values` to `obj`; return {field: [old, new]} for those that differ."""
-    changed = {}
-    for field, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            value = value.strip()
-        old = getattr(obj, field)
-        if old != value:
-            changed[field] = [old, value]
-            setattr(obj, field, value)
-    return changed
-
-
-def _jsonable(changed: dict) -> dict:
-    def plain(v):
-        if isinstance(v, datetime.date | datetime.datetime):
-            return v.isoformat()
-        if hasattr(v, "pk"):
-            return v.pk
-        return v
-
-    return {k: [plain(a), plain(b)] for k, (a, b) in changed.items()}
 
 
 def _full_clean(obj, **kwargs):
@@ -129,7 +104,7 @@ def update_centre(
 ) -> Centre:
     """Change the given fields (None leaves a field as it is). A centre never moves to another area."""
     centre = Centre.objects.select_for_update().select_related("area").get(pk=centre.pk)
-    changed = _changes(
+    changed = apply_changes(
         centre,
         {
             "name": name,
@@ -149,7 +124,7 @@ def update_centre(
         action="centre.update",
         obj=centre,
         summary=f"{centre.area.code}: {', '.join(changed)}",
-        data={"changed": _jsonable(changed)},
+        data={"changed": jsonable(changed)},
     )
     return centre
 
@@ -202,7 +177,7 @@ def update_space(
 ) -> ServiceSpace:
     Centre.objects.select_for_update().filter(pk=space.centre_id).first()
     space = ServiceSpace.objects.select_related("space_type").get(pk=space.pk)
-    changed = _changes(space, {"name": name, "space_type": space_type, "seats": seats, "active": active})
+    changed = apply_changes(space, {"name": name, "space_type": space_type, "seats": seats, "active": active})
     if not changed:
         return space
     if space.active:
@@ -214,7 +189,7 @@ def update_space(
         action="centre.space.update",
         obj=space,
         summary=f"{space.name}: {', '.join(changed)}",
-        data={"changed": _jsonable(changed)},
+        data={"changed": jsonable(changed)},
     )
     return space
 
@@ -331,7 +306,7 @@ def update_stationing(
 ) -> Stationing:
     """Change the duty or the space of a stationing (the period changes only through `end_stationing`)."""
     stationing = Stationing.objects.select_for_update().select_related("centre", "staff").get(pk=stationing.pk)
-    changed = _changes(stationing, {"duty": duty, "space": space})
+    changed = apply_changes(stationing, {"duty": duty, "space": space})
     if clear_space and stationing.space_id is not None:
         changed["space"] = [stationing.space_id, None]
         stationing.space = None
@@ -346,7 +321,7 @@ def update_stationing(
         action="centre.stationing.update",
         obj=stationing,
         summary=f"{stationing.staff.get_username()}: {', '.join(changed)}",
-        data={"changed": _jsonable(changed)},
+        data={"changed": jsonable(changed)},
     )
     return stationing
 
@@ -456,7 +431,7 @@ def update_reception(
 ) -> Reception:
     """Record what became of a visit (referral, outcome). Visitor details are not changed here."""
     reception = Reception.objects.select_for_update().get(pk=reception.pk)
-    changed = _changes(
+    changed = apply_changes(
         reception,
         {"purpose": purpose, "headcount": headcount, "space": space, "department": department, "outcome": outcome},
     )
@@ -474,6 +449,6 @@ def update_reception(
         action="centre.reception.update",
         obj=reception,
         summary=f"{reception.centre.name}: {', '.join(changed)}",
-        data={"changed": _jsonable({k: v for k, v in changed.items() if k != "purpose"})},
+        data={"changed": jsonable({k: v for k, v in changed.items() if k != "purpose"})},
     )
     return reception

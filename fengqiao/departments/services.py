@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from fengqiao.areas.models import Area
 from fengqiao.audit import services as audit
+from fengqiao.core.changes import apply_changes
 from fengqiao.departments.models import Category, Department, Responsibility
 
 
@@ -110,16 +111,7 @@ def update_department(
         "office_phone": office_phone,
         "active": active,
     }
-    changed = {}
-    for field, value in given.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            value = value.strip()
-        old = getattr(department, field)
-        if old != value:
-            changed[field] = [old, value]
-            setattr(department, field, value)
+    changed = apply_changes(department, given)
     if not changed:
         return department
     validate_department(department)
@@ -263,16 +255,7 @@ def update_category(
 ) -> Category:
     """Change a category's own fields. Codes never change; use `move_category` to change the parent."""
     category = Category.objects.select_for_update().get(pk=category.pk)
-    changed = {}
-    for field, value in {"name": name, "scheme": scheme, "active": active, "order": order}.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            value = value.strip()
-        old = getattr(category, field)
-        if old != value:
-            changed[field] = [old, value]
-            setattr(category, field, value)
+    changed = apply_changes(category, {"name": name, "scheme": scheme, "active": active, "order": order})
     if not changed:
         return category
     category.full_clean()
