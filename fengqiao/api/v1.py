@@ -1,7 +1,8 @@
 """/api/v1/: the versioned REST API. Every viewset is registered here (a test walks this router)."""
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from fengqiao.api.areas import AreaChangeViewSet, AreaViewSet, GridLayerViewSet, GridViewSet
@@ -14,6 +15,8 @@ from fengqiao.api.centres import (
 )
 from fengqiao.api.departments import CategoryViewSet, DepartmentViewSet
 from fengqiao.api.locate import LocateView
+
+TokenView = extend_schema_view(post=extend_schema(tags=["auth"], summary="Obtain an API token"))(ObtainAuthToken)
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
@@ -29,7 +32,7 @@ router.register("stationings", StationingViewSet, basename="stationing")
 router.register("receptions", ReceptionViewSet, basename="reception")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("locate", LocateView.as_view(), name="locate"),
     *router.urls,
 ]
