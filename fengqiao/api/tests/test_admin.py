@@ -301,3 +301,11 @@ def test_ending_a_stationing_in_the_centre_inline(admin_client, world):
     assert response.status_code == 200
     stationing.refresh_from_db()
     assert stationing.valid_to.isoformat() == "2025-06-30"
+
+
+def test_every_fengqiao_model_is_registered_in_the_admin():
+    from django.apps import apps
+
+    ours = [m for m in apps.get_models() if m.__module__.startswith("fengqiao.")]
+    missing = sorted(m._meta.label for m in ours if m not in admin.site._registry)
+    assert ours and missing == []
