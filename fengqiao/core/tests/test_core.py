@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
@@ -101,3 +105,18 @@ def test_cli_accepts_hyphenated_subcommands(capsys):
         main(["import-divisions", "--help"])
     assert exc.value.code == 0
     assert "edition" in capsys.readouterr().out
+
+
+def test_cli_explains_an_unmigrated_database(tmp_path):
+    env = {**os.environ, "FENGQIAO_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fengqiao.cli", "export-grids", "-o", str(tmp_path / "grids.geojson")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Run `fengqiao migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr
