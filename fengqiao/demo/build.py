@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from fengqiao.areas import locate
-from fengqiao.areas.boundaries import save_boundary
+from fengqiao.areas.boundaries import import_boundary_file, save_boundary
 from fengqiao.areas.codes import Level
 from fengqiao.areas.coverage import check_coverage
 from fengqiao.areas.divisions import import_division_files
@@ -128,6 +128,11 @@ def build_demo(*, actor, scale="county", data_dir=None, seed=42, progress=None):
             units_in = sources.read_units(src.division_files, only=unit_codes)
 
     with _phase(report, "real boundaries", progress):
+        cities_file = shared_dir / sources.CITIES_FILE
+        if scale == "province" and cities_file.is_file():
+            # the 21 real city outlines too, so coverage checks and locate's fallback work at city level
+            cities = import_boundary_file(cities_file, actor=actor, crs="gcj02")
+            report.written["real boundaries"] += cities.created + cities.replaced
         unit_geoms = _real_boundaries(report, src, set(units_in), actor=actor)
     units = [
         planning.UnitIn(code, name, shapely.to_wkb(unit_geoms[code]), towns)

@@ -19,6 +19,7 @@ FIXTURE_BOUNDARY = FIXTURES / "fogang_boundary.geojson"
 VILLAGES_FILE = Path("divisions") / "guangdong_villages_2022.csv"
 TOWNS_FILE = Path("divisions") / "guangdong_dongguan_zhongshan_towns_2022.csv"
 COUNTIES_FILE = Path("boundaries") / "guangdong_counties_datav.geojson"
+CITIES_FILE = Path("boundaries") / "guangdong_cities_datav.geojson"
 EDITION = "2022"
 
 DEMO_CITY = "441800000000"  # 清远市
