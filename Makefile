@@ -1,5 +1,5 @@
 # fengqiao: two commands on a fresh machine — `make demo` and `make test`.
-PYTHON ?= $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 || echo python3)
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: setup demo demo-build test test-fast lint format messages migrations-check clean
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "fengqiao needs Python >= 3.12: put python3.12 on PATH or run make PYTHON=/path/to/python3.12"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -12,6 +12,8 @@ SHARED_DATA = Path(os.environ.get("FENGQIAO_SHARED_DATA_DIR", Path(__file__).par
 def shared_data():
     """The real reference data beside the repository (CI always has it; a bare clone does not)."""
     if not SHARED_DATA.is_dir():
+        if os.environ.get("FENGQIAO_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"shared data folder {SHARED_DATA} is absent but FENGQIAO_REQUIRE_SHARED_DATA is set")
         pytest.skip(f"shared data folder {SHARED_DATA} is absent")
     return SHARED_DATA
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fengqiao.areas import grids, services
 from fengqiao.areas.codes import CodeError, check_parent, level_of
-from fengqiao.areas.models import Area, AreaChange, Boundary, Grid, GridLayer
+from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid, GridLayer
 from fengqiao.audit.admin import AuditedModelAdmin, ServiceModelAdmin, adopt
 
 
@@ -109,7 +109,15 @@ class AreaAdmin(AuditedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            area = services.update_area(
+                actor=request.user,
+                area=Area.objects.get(pk=obj.pk),
+                name=form.cleaned_data.get("name"),
+                short_name=form.cleaned_data.get("short_name") if "short_name" in form.changed_data else None,
+                urban_rural_code=form.cleaned_data.get("urban_rural_code") or "",
+            )
+            adopt(obj, area)
+            return None
         area = services.create_area(
             actor=request.user,
             code=form.cleaned_data["code"],
@@ -143,6 +151,13 @@ class AreaChangeAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = ["area", "edition", "kind", "before", "after", "recorded_at"]
     readonly_fields = fields
+
+
+@admin.register(DivisionEdition)
+class DivisionEditionAdmin(ReadOnlyAdmin):
+    list_display = ["label", "valid_from", "applied_at", "forced", "files", "counts"]
+    list_filter = ["label", "forced"]
+    date_hierarchy = "applied_at"
 
 
 @admin.register(Boundary)

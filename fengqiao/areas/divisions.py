@@ -16,7 +16,7 @@ from pathlib import Path
 from django.db import transaction
 
 from fengqiao.areas.codes import CodeError, Level, check_parent, level_of
-from fengqiao.areas.models import Area, AreaChange
+from fengqiao.areas.models import Area, AreaChange, DivisionEdition
 from fengqiao.areas.services import short_name_of
 from fengqiao.audit import services as audit
 from fengqiao.core.textfiles import FileFormatError, read_csv_dicts
@@ -144,37 +144,82 @@ def default_valid_from(edition):
     return datetime.date.today()
 
 
-def import_division_files(paths, *, actor, edition, valid_from=None, retire_missing=True):
+class OlderEditionError(DivisionImportError):
+    pass
+
+
+def import_division_files(
+    paths, *, actor, edition, valid_from=None, retire_missing=True, retire_within=(), force=False
+):
+    """Apply an edition. Vanished codes are retired under the county-level units the files list (and under
+    the areas named in `retire_within`, e.g. the province for a complete provincial edition).
+
+    An edition older than one already applied is refused unless `force`: applying it would roll names back
+    and retire codes that the newer edition created.
+    """
     started = time.perf_counter()
     paths = [Path(p) for p in paths]
     records, errors = parse_division_files(paths)
     if errors:
         raise DivisionImportError(errors)
     valid_from = valid_from or default_valid_from(edition)
+    newer = DivisionEdition.objects.filter(valid_from__gt=valid_from).order_by("-valid_from").first()
+    if newer is not None and not force:
+        raise OlderEditionError(
+            [
+                f"edition {edition} (valid from {valid_from}) is older than edition {newer.label} "
+                f"(valid from {newer.valid_from}), applied on {newer.applied_at:%Y-%m-%d}; applying it would roll "
+                "the tree back. Pass --force if that is really meant."
+            ]
+        )
     report = DivisionImportReport(edition=edition, total=len(records))
     report.by_level.update(int(r.level) for r in records.values())
     with transaction.atomic():
-        _apply(records, report, edition=edition, valid_from=valid_from, retire_missing=retire_missing)
+        scope = _retirement_scope(records, retire_within) if retire_missing else []
+        _apply(records, report, edition=edition, valid_from=valid_from, scope=scope)
         report.seconds = time.perf_counter() - started
+        counts = {
+            "created": report.created,
+            "changed": report.changed,
+            "revived": report.revived,
+            "retired": report.retired,
+            "unchanged": report.unchanged,
+        }
+        DivisionEdition.objects.create(
+            label=edition,
+            valid_from=valid_from,
+            files=[p.name for p in paths],
+            scope=scope,
+            counts=counts,
+            forced=newer is not None,
+        )
         audit.record(
             actor=actor,
             action="areas.import_divisions",
             object_type="areas.area",
             summary=report.summary(),
-            data={
-                "files": [p.name for p in paths],
-                "edition": edition,
-                "created": report.created,
-                "changed": report.changed,
-                "revived": report.revived,
-                "retired": report.retired,
-                "unchanged": report.unchanged,
-            },
+            data={"files": [p.name for p in paths], "edition": edition, "scope": scope[:50], **counts},
         )
     return report
 
 
-def _apply(records, report, *, edition, valid_from, retire_missing):
+def _retirement_scope(records, retire_within):
+    """Codes under which a code missing from the files is retired: every county-level unit the files list
+    (a county, or a city whose towns hang directly under it), plus the explicitly named areas."""
+    scope = {rec.code for rec in records.values() if rec.level == Level.COUNTY}
+    scope |= {
+        rec.parent_code
+        for rec in records.values()
+        if rec.level == Level.TOWN and level_of(rec.parent_code) == Level.CITY
+    }
+    for code in retire_within:
+        if code not in records and not Area.objects.filter(code=code).exists():
+            raise DivisionImportError([f"--retire-within {code}: no such area"])
+        scope.add(code)
+    return sorted(scope)
+
+
+def _apply(records, report, *, edition, valid_from, scope):
     fields = ["code", "name", "level", "parent_id", "path", "urban_rural_code", "valid_from", "valid_to", "edition"]
     existing = {a.code: a for a in Area.objects.only(*fields)}
     code_by_pk = {a.pk: a.code for a in existing.values()}
@@ -231,12 +276,15 @@ def _apply(records, report, *, edition, valid_from, retire_missing):
                         after={k: after[k] for k in diff},
                     )
                 )
-                report.changed += 1
             if was_retired:
                 area.valid_to = None
                 changes.append(AreaChange(area=area, edition=edition, kind=AreaChange.Kind.REVIVED))
+            # each area counts once: revived (perhaps also changed), changed, or unchanged
+            if was_retired:
                 report.revived += 1
-            if not (before != after or was_retired):
+            elif before != after:
+                report.changed += 1
+            else:
                 report.unchanged += 1
             if dirty:
                 area.edition = edition
@@ -256,31 +304,34 @@ def _apply(records, report, *, edition, valid_from, retire_missing):
             ["name", "short_name", "parent", "path", "urban_rural_code", "valid_to", "edition"],
             batch_size=2000,
         )
-    if retire_missing:
-        report.retired = _retire_missing(records, changes, edition=edition, valid_to=valid_from)
+    if scope:
+        report.retired = _retire_missing(records, changes, scope=scope, edition=edition, valid_to=valid_from)
     AreaChange.objects.bulk_create(changes, batch_size=2000)
 
 
-def _retire_missing(records, changes, *, edition, valid_to):
-    """Retire current areas below the edition's cities that the edition no longer lists.
-
-    The scope is the cities the files cover, so importing one city's file never retires another city.
-    Villager groups (not part of any statistical edition) are left alone.
-    """
-    cities = [code for code, rec in records.items() if rec.level == Level.CITY]
-    if not cities:
-        return 0
-    city_paths = tuple(Area.objects.filter(code__in=cities).values_list("path", flat=True))
-    stale_ids = [
-        pk
-        for pk, code, path in Area.objects.current()
-        .filter(level__lt=Level.GROUP)
-        .values_list("pk", "code", "path")
-        .iterator(chunk_size=5000)
-        if code not in records and path.startswith(city_paths)
+def _retire_missing(records, changes, *, scope, edition, valid_to):
+    """Retire the current areas under `scope` that the edition no longer lists, with their villager groups
+    (which no edition lists, so they go with their village). valid_to never precedes an area's valid_from."""
+    scope_paths = tuple(Area.objects.filter(code__in=scope).values_list("path", flat=True))
+    current = list(
+        Area.objects.current().filter(level__gt=Level.PROVINCE).values_list("pk", "code", "path", "level", "valid_from")
+    )
+    stale = [
+        row
+        for row in current
+        if row[3] < Level.GROUP
+        and row[1] not in records
+        and row[2].startswith(scope_paths)
+        and row[2] not in scope_paths
     ]
-    for start in range(0, len(stale_ids), 500):
-        Area.objects.filter(pk__in=stale_ids[start : start + 500]).update(valid_to=valid_to)
-    changes.extend(AreaChange(area_id=pk, edition=edition, kind=AreaChange.Kind.RETIRED) for pk in stale_ids)
-    retired = len(stale_ids)
-    return retired
+    stale_paths = tuple(row[2] for row in stale)
+    if stale_paths:
+        stale += [row for row in current if row[3] == Level.GROUP and row[2].startswith(stale_paths)]
+    by_end = {}
+    for pk, _code, _path, _level, area_valid_from in stale:
+        by_end.setdefault(max(valid_to, area_valid_from), []).append(pk)
+    for end, pks in by_end.items():
+        for start in range(0, len(pks), 500):
+            Area.objects.filter(pk__in=pks[start : start + 500]).update(valid_to=end)
+    changes.extend(AreaChange(area_id=row[0], edition=edition, kind=AreaChange.Kind.RETIRED) for row in stale)
+    return len(stale)

@@ -85,6 +85,28 @@ class AreaChange(models.Model):
         return f"{self.area.code} {self.kind} ({self.edition})"
 
 
+class DivisionEdition(models.Model):
+    """One applied import of a division edition: what was read, when it takes effect, what it changed."""
+
+    label = models.CharField(_("edition"), max_length=20)
+    valid_from = models.DateField(_("valid from"), db_index=True)
+    files = models.JSONField(_("files"), default=list)
+    scope = models.JSONField(
+        _("retirement scope"), default=list, help_text=_("codes under which vanished codes were retired")
+    )
+    counts = models.JSONField(_("counts"), default=dict)
+    forced = models.BooleanField(_("forced"), default=False, help_text=_("applied although a newer edition existed"))
+    applied_at = models.DateTimeField(_("applied at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("division edition")
+        verbose_name_plural = _("division editions")
+        ordering = ["-applied_at"]
+
+    def __str__(self):
+        return f"{self.label} ({self.valid_from})"
+
+
 class Boundary(GeometryModel):
     """A version of an area's boundary. A new import adds a version and closes the previous one."""
 

@@ -2,11 +2,13 @@
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from fengqiao.areas.codes import Level, check_parent, level_of
+from fengqiao.areas.codes import URBAN_RURAL_CODES, Level, check_parent, level_of
 from fengqiao.areas.models import Area, AreaChange
 from fengqiao.audit import services as audit
+from fengqiao.core.changes import apply_changes
 
 
 def short_name_of(name: str, level: int) -> str:
@@ -56,4 +58,39 @@ def create_area(*, actor, code, name, parent=None, urban_rural_code="", edition=
     )
     AreaChange.objects.create(area=area, edition=edition, kind=AreaChange.Kind.CREATED, after={"name": name})
     audit.record(actor=actor, action="area.create", obj=area, summary=f"{code} {name}")
+    return area
+
+
+@transaction.atomic
+def update_area(*, actor, area, name=None, short_name=None, urban_rural_code=None, edition="manual"):
+    """Correct an area's names or urban-rural code by hand (codes and parents only change through editions).
+
+    A new name recomputes the short name unless one is given. The change is kept as an AreaChange row; the next
+    division edition that lists the code is authoritative again and records its own change.
+    """
+    area = Area.objects.select_for_update().get(pk=area.pk)
+    if name is not None and short_name is None and name.strip() != area.name:
+        short_name = short_name_of(name.strip(), area.level)
+    changed = apply_changes(area, {"name": name, "short_name": short_name, "urban_rural_code": urban_rural_code})
+    if not changed:
+        return area
+    if "urban_rural_code" in changed and area.urban_rural_code and area.urban_rural_code not in URBAN_RURAL_CODES:
+        raise ValidationError({"urban_rural_code": f"{area.urban_rural_code!r} is not an urban-rural code (111…220)"})
+    if "name" in changed and not area.name:
+        raise ValidationError({"name": "an area needs a name"})
+    area.save(update_fields=[*changed, "updated_at"])
+    AreaChange.objects.create(
+        area=area,
+        edition=edition,
+        kind=AreaChange.Kind.CHANGED,
+        before={k: old for k, (old, _new) in changed.items()},
+        after={k: new for k, (_old, new) in changed.items()},
+    )
+    audit.record(
+        actor=actor,
+        action="area.update",
+        obj=area,
+        summary=f"{area.code}: {', '.join(changed)}",
+        data={"changed": changed},
+    )
     return area

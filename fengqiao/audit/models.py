@@ -3,6 +3,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("audit events are append-only")
+
+    def delete(self):
+        raise ValueError("audit events are append-only")
+
+
 class AuditEvent(models.Model):
     """One append-only row per write made through a service (ADR 0005). Never updated, never deleted."""
 
@@ -17,6 +25,8 @@ class AuditEvent(models.Model):
     summary = models.CharField(_("summary"), max_length=255, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")

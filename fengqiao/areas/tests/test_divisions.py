@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from fengqiao.areas.codes import Level
 from fengqiao.areas.divisions import DivisionImportError, import_division_files
-from fengqiao.areas.models import Area, AreaChange
+from fengqiao.areas.models import Area, AreaChange, DivisionEdition
 from fengqiao.audit.models import AuditEvent
 
 HEADER = (
@@ -166,3 +166,78 @@ def test_the_real_guangdong_files_load_completely_and_idempotently(shared_data):
     assert Area.objects.filter(code__startswith="4418", level=Level.COUNTY).count() == 8  # 清远's counties
     again = import_division_files(files, actor="test", edition="2022")
     assert (again.created, again.changed, again.retired, again.unchanged) == (0, 0, 0, 27805)
+
+
+OTHER_COUNTY = "440000000000,广东省,441800000000,清远市,441802000000,清城区"
+
+
+@pytest.mark.django_db
+def test_importing_one_county_does_not_retire_the_rest_of_its_city(tmp_path):
+    both = SMALL + f"{OTHER_COUNTY},441802001000,凤城街道,441802001001,某社区居委会,111\n"
+    import_division_files([write(tmp_path, both)], actor="test", edition="2022")
+    report = import_division_files([write(tmp_path, SMALL, "fogang_2022.csv")], actor="test", edition="2022")
+    assert report.retired == 0
+    assert Area.objects.get(code="441802001001").valid_to is None
+
+
+@pytest.mark.django_db
+def test_retire_within_the_province_retires_a_vanished_county(tmp_path):
+    both = SMALL + f"{OTHER_COUNTY},441802001000,凤城街道,441802001001,某社区居委会,111\n"
+    import_division_files([write(tmp_path, both)], actor="test", edition="2022")
+    report = import_division_files(
+        [write(tmp_path, SMALL, "d2023.csv")], actor="test", edition="2023", retire_within=["440000000000"]
+    )
+    assert report.retired == 3  # 清城区, its street and its community
+    assert Area.objects.current().filter(code__startswith="441802").count() == 0
+    assert Area.objects.get(code="440000000000").valid_to is None
+    with pytest.raises(DivisionImportError, match="--retire-within 449999000000: no such area"):
+        import_division_files([write(tmp_path, SMALL)], actor="test", edition="2024", retire_within=["449999000000"])
+
+
+@pytest.mark.django_db
+def test_villager_groups_are_retired_with_their_village(tmp_path):
+    import_division_files([write(tmp_path, SMALL)], actor="test", edition="2022")
+    village = Area.objects.get(code="441821101202")
+    group = Area.objects.create(
+        code="441821101202001",
+        name="第一村民小组",
+        level=Level.GROUP,
+        parent=village,
+        path=village.path + "441821101202001/",
+        valid_from=datetime.date(2022, 7, 1),
+        edition="manual",
+    )
+    without = SMALL.replace(f"{P},441821101000,汤塘镇,441821101202,新塘村委会,220\n", "")
+    report = import_division_files([write(tmp_path, without, "d2023.csv")], actor="test", edition="2023")
+    assert report.retired == 2
+    group.refresh_from_db()
+    assert group.valid_to == datetime.date(2023, 6, 30)
+
+
+@pytest.mark.django_db
+def test_an_older_edition_is_refused_unless_forced_and_never_ends_before_it_began(tmp_path):
+    newer = SMALL + f"{P},441821102000,石角镇,441821102999,新设社区居委会,111\n"
+    import_division_files([write(tmp_path, newer, "d2025.csv")], actor="test", edition="2025")
+    with pytest.raises(DivisionImportError, match="older than edition 2025"):
+        import_division_files([write(tmp_path, SMALL, "d2022.csv")], actor="test", edition="2022")
+    assert Area.objects.current().count() == 9
+
+    report = import_division_files([write(tmp_path, SMALL, "d2022.csv")], actor="test", edition="2022", force=True)
+    assert report.retired == 1
+    gone = Area.objects.get(code="441821102999")
+    assert gone.valid_to >= gone.valid_from == datetime.date(2025, 6, 30)
+    editions = list(DivisionEdition.objects.order_by("id").values_list("label", "forced"))
+    assert editions == [("2025", False), ("2022", True)]
+
+
+@pytest.mark.django_db
+def test_each_area_is_counted_once_when_revived_and_renamed(tmp_path):
+    import_division_files([write(tmp_path, SMALL)], actor="test", edition="2022")
+    without = SMALL.replace(f"{P},441821101000,汤塘镇,441821101202,新塘村委会,220\n", "")
+    import_division_files([write(tmp_path, without, "d2023.csv")], actor="test", edition="2023")
+    renamed_back = SMALL.replace("新塘村委会", "新塘村民委员会")
+    report = import_division_files([write(tmp_path, renamed_back, "d2024.csv")], actor="test", edition="2024")
+    assert (report.revived, report.changed, report.unchanged, report.retired) == (1, 0, 7, 0)
+    assert report.revived + report.changed + report.unchanged == report.total
+    kinds = sorted(AreaChange.objects.filter(area__code="441821101202", edition="2024").values_list("kind", flat=True))
+    assert kinds == ["changed", "revived"]

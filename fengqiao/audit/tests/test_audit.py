@@ -29,3 +29,13 @@ def test_events_are_append_only():
     with pytest.raises(ValueError, match="append-only"):
         event.delete()
     assert AuditEvent.objects.get().summary == ""
+
+
+@pytest.mark.django_db
+def test_bulk_updates_and_deletes_are_refused_too():
+    record(actor=None, action="x")
+    with pytest.raises(ValueError, match="append-only"):
+        AuditEvent.objects.update(summary="changed")
+    with pytest.raises(ValueError, match="append-only"):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.filter(summary="").count() == 1
