@@ -19,6 +19,7 @@ from fengqiao.core.geo import (
     check_in_china,
     clean_polygonal,
     geometry_gcj02_to_wgs84,
+    invalid_reason,
     read_geojson_features,
 )
 
@@ -41,6 +42,7 @@ class BoundaryImportReport:
     replaced: int = 0
     unchanged: int = 0
     repaired: int = 0
+    repaired_features: list = field(default_factory=list)  # "feature 3 (area 441821000000 佛冈县): self-…"
     unknown: list = field(default_factory=list)  # area codes with no area (only with skip_unknown)
 
     def summary(self):
@@ -49,6 +51,11 @@ class BoundaryImportReport:
             f"{self.path}: {self.features} features ({self.crs}): {self.created} created, {self.replaced} replaced, "
             f"{self.unchanged} unchanged, {self.repaired} repaired{unknown}"
         )
+
+    def lines(self):
+        """What the command prints: unknown codes skipped, each repaired feature, then the summary."""
+        out = [f"unknown area codes skipped: {' '.join(self.unknown[:50])}"] if self.unknown else []
+        return [*out, *(f"repaired: {r}" for r in self.repaired_features), self.summary()]
 
 
 @transaction.atomic
@@ -129,8 +136,9 @@ def import_boundary_file(path, *, actor, crs="gcj02", skip_unknown=False):
         if crs == "gcj02":
             check_in_china(geom, what=where)  # GCJ-02 is only defined over China
             geom = geometry_gcj02_to_wgs84(geom)
+        reason = invalid_reason(geom)
         geom, repaired = clean_polygonal(geom, what=where)
-        prepared.append((feature.index, code, geom, repaired))
+        prepared.append((feature.index, code, geom, (reason or "invalid geometry") if repaired else None))
     report.features = len(prepared)
 
     areas = {}
@@ -149,15 +157,22 @@ def import_boundary_file(path, *, actor, crs="gcj02", skip_unknown=False):
 
     source = path.name
     with transaction.atomic():
-        for _index, code, geom, repaired in prepared:
+        for index, code, geom, repaired in prepared:
             area = areas.get(code)
             if area is None:
                 continue
             had_current = Boundary.objects.filter(area=area, valid_to__isnull=True).exists()
             _, created = save_boundary(
-                actor=actor, area=area, geometry=geom, source=source, source_crs=CRS_LABELS[crs], repaired=repaired
+                actor=actor,
+                area=area,
+                geometry=geom,
+                source=source,
+                source_crs=CRS_LABELS[crs],
+                repaired=bool(repaired),
             )
-            report.repaired += repaired
+            if repaired:
+                report.repaired += 1
+                report.repaired_features.append(f"feature {index} (area {code} {area.name}): {repaired}")
             if not created:
                 report.unchanged += 1
             elif had_current:
@@ -177,6 +192,7 @@ def import_boundary_file(path, *, actor, crs="gcj02", skip_unknown=False):
                 "replaced": report.replaced,
                 "unchanged": report.unchanged,
                 "repaired": report.repaired,
+                "repaired_features": report.repaired_features[:100],
                 "unknown": report.unknown[:100],
             },
         )

@@ -5,6 +5,7 @@ WGS84, repaired to a valid (Multi)Polygon and must lie in China; a grid belongs 
 """
 
 import json
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from fengqiao.core.geo import (
     clean_polygonal,
     feature_collection,
     geometry_gcj02_to_wgs84,
+    invalid_reason,
     read_geojson_features,
     to_feature,
 )
@@ -28,6 +30,7 @@ from fengqiao.core.geo import (
 GRID_LEVELS = (Level.TOWN, Level.VILLAGE)
 EDITABLE = ("code", "name", "kind", "dedicated_type", "area", "households", "population", "geometry", "synthetic")
 _MAX_ERRORS = 20
+MAX_COUNT = 2_147_483_647  # the largest PositiveIntegerField value every database stores (PostgreSQL: integer)
 
 __all__ = [
     "GridError",
@@ -98,14 +101,45 @@ def check_fields(values, *, what="grid"):
         raise GridError(f"{what}: dedicated_type must be empty or one of {allowed}, got {dedicated!r}")
     for name in ("households", "population"):
         if name in values:
-            try:
-                number = int(values[name] or 0)
-            except (TypeError, ValueError):
-                raise GridError(f"{what}: {name} must be a whole number, got {values[name]!r}") from None
-            if number < 0 or number != float(values[name] or 0):
-                raise GridError(f"{what}: {name} must be a whole number ≥ 0, got {values[name]!r}")
-            values[name] = number
+            values[name] = _count(values[name], what=what, name=name)
     return values
+
+
+def _count(value, *, what, name):
+    """A household or population count: a whole number from 0 to MAX_COUNT (empty means 0)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    number = None
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        number = int(value) if value.is_integer() else None  # NaN and infinity are not integers either
+    elif isinstance(value, str):
+        number = int(value) if re.fullmatch(r"\s*[+-]?\d{1,30}\s*", value) else None
+    elif hasattr(value, "__index__"):  # numpy integers and the like
+        number = operator.index(value)
+    if number is None:
+        raise GridError(f"{what}: {name} must be a whole number, got {value!r}")
+    if number < 0:
+        raise GridError(f"{what}: {name} must not be negative, got {value!r}")
+    if number > MAX_COUNT:
+        raise GridError(f"{what}: {name} must be at most {MAX_COUNT:,}, got {value!r}")
+    return number
+
+
+def _flag(value, *, what, name):
+    """A true/false property: JSON true/false, 0/1 or "true"/"false" (absent or null means false)."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise GridError(f"{what}: {name} must be true or false, got {value!r}")
 
 
 def check_kind(kind, dedicated_type, *, what="grid"):
@@ -153,7 +187,8 @@ def create_grid(
             "dedicated_type": dedicated_type or "",
             "households": households,
             "population": population,
-        }
+        },
+        what=f"grid {str(code).strip()}",
     )
     what = f"grid {values['code']}"
     check_kind(values["kind"], values["dedicated_type"], what=what)
@@ -251,6 +286,7 @@ class GridImportReport:
     unchanged: int = 0
     revived: int = 0
     repaired: int = 0
+    repaired_features: list = field(default_factory=list)  # "feature 3 (code X): self-intersection at …"
     errors: list = field(default_factory=list)
 
     def summary(self):
@@ -258,6 +294,10 @@ class GridImportReport:
             f"{self.path}: {self.features} grids into layer {self.layer}: {self.created} created, "
             f"{self.updated} updated ({self.revived} revived), {self.unchanged} unchanged, {self.repaired} repaired"
         )
+
+    def lines(self):
+        """What the command prints: each repaired feature, then the summary."""
+        return [*(f"repaired: {r}" for r in self.repaired_features), self.summary()]
 
 
 class GridImportError(GridError):
@@ -268,12 +308,13 @@ class GridImportError(GridError):
         super().__init__(f"{path}: {len(errors)} bad feature(s), nothing imported:\n{shown}{more}")
 
 
-_IMPORT_FIELDS = ("name", "kind", "dedicated_type", "households", "population")
+_IMPORT_FIELDS = ("name", "kind", "dedicated_type", "households", "population", "synthetic")
 _GEOMETRY_FIELDS = ("geometry_wkb", "geometry_hash", "min_lon", "min_lat", "max_lon", "max_lat", "area_m2")
 
 
-def _read_grid_features(path, crs):
-    """Validate every feature. Returns (rows, errors); a row is (index, values, area_code, geometry, repaired)."""
+def _read_grid_features(path, crs, layer_code):
+    """Validate every feature. Returns (rows, errors); a row is (index, values, area_code, geometry, repaired)
+    where `repaired` is None or why the geometry had to be repaired."""
     rows, errors, seen = [], [], {}
     for feature in read_geojson_features(path):
         where = f"feature {feature.index}"
@@ -282,16 +323,24 @@ def _read_grid_features(path, crs):
             code = props.get("code")
             if code in (None, ""):
                 raise GridError(f"{where}: property 'code' is missing")
+            where = f"feature {feature.index} (code {code})"
+            own_layer = props.get("layer")
+            if own_layer not in (None, "") and str(own_layer).strip() != layer_code:
+                raise GridError(
+                    f"{where}: belongs to layer {str(own_layer).strip()!r} (property 'layer') but this import is "
+                    f"into layer {layer_code!r}; import it with --layer {str(own_layer).strip()}, or change or "
+                    "remove its 'layer' property"
+                )
             values = {
                 "code": code,
                 "name": props.get("name") or str(code),
                 "kind": props.get("kind") or Grid.Kind.COMPREHENSIVE,
                 "dedicated_type": props.get("dedicated_type") or "",
-                "households": props.get("households") or 0,
-                "population": props.get("population") or 0,
+                "households": props.get("households"),
+                "population": props.get("population"),
             }
-            where = f"feature {feature.index} (code {code})"
             check_fields(values, what=where)
+            values["synthetic"] = _flag(props.get("synthetic"), what=where, name="synthetic")
             check_kind(values["kind"], values["dedicated_type"], what=where)
             if values["code"] in seen:
                 raise GridError(f"{where}: code repeats feature {seen[values['code']]}")
@@ -303,8 +352,9 @@ def _read_grid_features(path, crs):
             if crs == "gcj02" and not geom.is_empty:
                 check_in_china(geom, what=where)
                 geom = geometry_gcj02_to_wgs84(geom)
+            reason = invalid_reason(geom)
             geom, repaired = clean_polygonal(geom, what=f"{where} geometry")
-            rows.append((feature.index, values, area_code, geom, repaired))
+            rows.append((feature.index, values, area_code, geom, (reason or "invalid geometry") if repaired else None))
         except (GridError, GeoError) as exc:
             errors.append(str(exc))
     return rows, errors
@@ -313,12 +363,14 @@ def _read_grid_features(path, crs):
 def import_grid_file(path, *, actor, layer, crs="wgs84"):
     """Create or update (by layer and code) the grids of a GeoJSON file, all or nothing.
 
-    Properties: code, name, kind, dedicated_type, area_code, households, population. A retired grid with the
-    same code is revived. Raises GridImportError listing every bad feature, or UnknownLayerError.
+    Properties: code, name, kind, dedicated_type, area_code, households, population, synthetic (default false:
+    real data over a synthetic grid clears the mark) and layer (optional; when given it must be `layer`). A
+    retired grid with the same code is revived. Raises GridImportError listing every bad feature, or
+    UnknownLayerError.
     """
     path = Path(path)
     layer = get_layer(layer)
-    rows, errors = _read_grid_features(path, (crs or "wgs84").lower())
+    rows, errors = _read_grid_features(path, (crs or "wgs84").lower(), layer.code)
     area_codes = sorted({r[2] for r in rows})
     areas = {}
     for start in range(0, len(area_codes), 2000):
@@ -340,8 +392,10 @@ def import_grid_file(path, *, actor, layer, crs="wgs84"):
     with transaction.atomic():
         existing = {g.code: g for g in Grid.objects.select_for_update().filter(layer=layer)}
         to_create, to_update = [], []
-        for _index, values, area_code, geom, repaired in rows:
-            report.repaired += repaired
+        for index, values, area_code, geom, repaired in rows:
+            if repaired:
+                report.repaired += 1
+                report.repaired_features.append(f"feature {index} (code {values['code']}): {repaired}")
             area = areas[area_code]
             grid = existing.get(values["code"])
             if grid is None:
@@ -381,6 +435,7 @@ def import_grid_file(path, *, actor, layer, crs="wgs84"):
                 "revived": report.revived,
                 "unchanged": report.unchanged,
                 "repaired": report.repaired,
+                "repaired_features": report.repaired_features[:100],
             },
         )
     return report
@@ -411,6 +466,7 @@ def export_grids(*, layer=None, area=None):
                     "area_code": grid.area.code,
                     "households": grid.households,
                     "population": grid.population,
+                    "synthetic": grid.synthetic,
                     "layer": grid.layer.code,
                 },
             )

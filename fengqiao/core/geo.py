@@ -6,6 +6,7 @@ process, so neither GDAL, SpatiaLite nor PostGIS is needed.
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,24 @@ def check_in_china(geom, *, what="geometry"):
         )
 
 
+def invalid_reason(geom):
+    """Why GEOS finds `geom` invalid, readably: "self-intersection at 113.505, 23.805"; None when it is valid."""
+    if geom is None or geom.is_empty or geom.is_valid:
+        return None
+    reason = shapely.is_valid_reason(geom)
+    text, _, where = reason.partition("[")
+    text = text.strip()
+    if not text[:2].isupper():  # "Self-intersection" -> "self-intersection", but leave an acronym alone
+        text = text[:1].lower() + text[1:]
+    where = where.rstrip("]").split()
+    if len(where) >= 2:
+        try:
+            return f"{text} at {float(where[0]):.6f}, {float(where[1]):.6f}"
+        except ValueError:
+            pass
+    return text or reason
+
+
 def clean_polygonal(geom, *, what="geometry"):
     """A WGS84 geometry ready to store: valid (Multi)Polygon inside China. Returns (geometry, repaired)."""
     if geom is None or geom.is_empty:
@@ -180,17 +199,41 @@ class Feature:
     geometry: object  # shapely geometry, not yet repaired
 
 
+def _check_file_coordinates(geom, *, where):
+    """Refuse NaN/Infinity and swapped or out-of-range coordinates, before any geometry operation sees them."""
+    coords = shapely.get_coordinates(geom, include_z=geom.has_z)
+    bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        lon, lat = coords[np.flatnonzero(bad)[0], :2]
+        raise GeoError(
+            f"{where}: coordinates must be finite numbers; {int(bad.sum())} point(s) are NaN or infinite "
+            f"(first: lon={lon} lat={lat})"
+        )
+    minx, miny, maxx, maxy = geom.bounds
+    cminx, cminy, cmaxx, cmaxy = CHINA_BBOX
+    in_china = cminx <= minx and maxx <= cmaxx and cminy <= miny and maxy <= cmaxy
+    in_china_swapped = cminx <= miny and maxy <= cmaxx and cminy <= minx and maxx <= cmaxy
+    if in_china_swapped and not in_china:  # checked first: swapped lat/lon in most of China has "lat" > 90
+        raise GeoError(
+            f"{where}: lon/lat order looks swapped: longitude comes first (bounds {geom.bounds}; "
+            f"in China lon is {cminx}–{cmaxx}, lat {cminy}–{cmaxy})"
+        )
+    check_bounds(geom, what=where)
+
+
 def read_geojson_features(path):
     """Read a GeoJSON FeatureCollection (or a single Feature) and return its features.
 
-    Errors name the file and the feature: truncated or invalid JSON, a missing or unreadable geometry,
-    coordinates out of range.
+    Errors name the file and the feature: an unreadable file, truncated or invalid JSON, a missing or unreadable
+    geometry, non-finite coordinates (NaN, Infinity), lon/lat swapped, coordinates out of range.
     """
     path = Path(path)
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise GeoError(f"{path}: file not found") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        raise GeoError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise GeoError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -209,11 +252,13 @@ def read_geojson_features(path):
         if not isinstance(item, dict) or not isinstance(item.get("geometry"), dict):
             raise GeoError(f"{where}: has no geometry")
         try:
-            geom = shape(item["geometry"])
+            with warnings.catch_warnings():  # NaN coordinates warn here; they are refused just below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                geom = shape(item["geometry"])
         except Exception as exc:  # shapely raises several types for malformed coordinates
             raise GeoError(f"{where}: unreadable geometry ({exc})") from None
         if not geom.is_empty:
-            check_bounds(geom, what=where)
+            _check_file_coordinates(geom, where=where)
         features.append(Feature(i, item.get("properties") or {}, geom))
     return features
 
@@ -240,6 +285,7 @@ __all__ = [
     "feature_collection",
     "gcj02_to_wgs84",
     "geometry_gcj02_to_wgs84",
+    "invalid_reason",
     "metres_to_degrees",
     "polygonal",
     "read_geojson_features",

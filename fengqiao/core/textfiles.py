@@ -30,6 +30,8 @@ def read_csv_dicts(path, required=()):
         raw = path.read_bytes()
     except FileNotFoundError:
         raise FileFormatError(f"{path}: file not found") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if raw.startswith(b"PK\x03\x04") or raw.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileFormatError(f"{path}: this is a spreadsheet, not CSV text; export it as CSV first")
     text, _encoding = decode_text(raw, name=str(path))

@@ -335,3 +335,51 @@ def test_import_boundaries_command_turns_bad_input_into_a_command_error(tmp_path
     path = write(tmp_path, [feature(box(113.5, 23.8, 113.6, 23.9), adcode="441899")])
     with pytest.raises(CommandError, match="no area with code 441899000000"):
         call_command("import_boundaries", str(path))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity"])
+def test_import_boundaries_command_refuses_a_non_finite_coordinate_naming_the_feature(tmp_path, bad):
+    make_chain()
+    ring = [[113.5, 23.8], [113.6, 23.8], [113.6, "BAD"], [113.5, 23.9], [113.5, 23.8]]
+    polygon = {"type": "Polygon", "coordinates": [ring]}
+    path = write(
+        tmp_path,
+        [
+            feature(box(113.0, 23.6, 113.1, 23.7), adcode="441821"),
+            {"type": "Feature", "properties": {"adcode": "441802"}, "geometry": polygon},
+        ],
+    )
+    path.write_text(path.read_text(encoding="utf-8").replace('"BAD"', bad), encoding="utf-8")
+    with pytest.raises(CommandError, match=r"b\.geojson: feature 1: coordinates must be finite numbers"):
+        call_command("import_boundaries", str(path), "--crs", "wgs84")
+    assert _nothing_written()
+
+
+@pytest.mark.django_db
+def test_import_boundaries_command_of_a_directory_says_it_cannot_read_it(tmp_path):
+    with pytest.raises(CommandError, match=rf"^{tmp_path}: cannot read \("):
+        call_command("import_boundaries", str(tmp_path))
+
+
+@pytest.mark.django_db
+def test_import_of_swapped_coordinates_says_they_look_swapped(tmp_path):
+    make_chain()
+    path = write(tmp_path, [feature(box(23.8, 113.5, 23.9, 113.6), adcode="441821")])
+    with pytest.raises(GeoError, match=r"feature 0: lon/lat order looks swapped: longitude comes first"):
+        import_boundary_file(path, actor=None, crs="wgs84")
+    assert _nothing_written()
+
+
+@pytest.mark.django_db
+def test_import_boundaries_command_names_each_repaired_feature(tmp_path, capsys):
+    chain = make_chain()
+    make_area("441802000000", "清城区", chain["city"])
+    bowtie = Polygon([(113.5, 23.8), (113.6, 23.9), (113.6, 23.8), (113.5, 23.9)])
+    path = write(tmp_path, [feature(box(113.0, 23.6, 113.1, 23.7), adcode="441802"), feature(bowtie, adcode="441821")])
+    call_command("import_boundaries", str(path), "--crs", "wgs84")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "repaired: feature 1 (area 441821000000 佛冈县): self-intersection at 113.550000, 23.850000"
+    assert lines[-1].endswith("2 created, 0 replaced, 0 unchanged, 1 repaired")
+    event = AuditEvent.objects.get(action="boundary.import")
+    assert event.data["repaired_features"] == [lines[0].removeprefix("repaired: ")]

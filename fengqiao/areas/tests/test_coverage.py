@@ -106,3 +106,20 @@ def test_an_area_without_a_boundary_is_a_clear_error(county):
 def test_check_coverage_with_an_unknown_layer_lists_the_layers(county):
     with pytest.raises(CommandError, match="existing layers: comprehensive"):
         call_command("check_coverage", "441821000000", "--layer", "nope")
+
+
+@pytest.mark.parametrize("code", ["44182100", "4418210000001", "44182100000x", "000000000000"])
+def test_check_coverage_with_a_malformed_code_says_it_is_malformed(county, code):
+    with pytest.raises(CommandError, match=r"malformed area code: "):
+        call_command("check_coverage", code)
+
+
+def test_check_coverage_of_a_well_formed_unknown_code_says_there_is_no_such_area(county):
+    with pytest.raises(CommandError, match=r"no area with code 441899000000"):
+        call_command("check_coverage", "441899000000")
+
+
+def test_check_coverage_command_with_an_unwritable_geojson_path_says_so(county, tmp_path):
+    tile(county, (113.0, 23.0, 113.03, 23.01))
+    with pytest.raises(CommandError, match=r"cannot write \("):
+        call_command("check_coverage", "441821000000", "--geojson", str(tmp_path))

@@ -295,12 +295,17 @@ def test_export_then_import_round_trips_exactly(chain, tmp_path, capsys):
         "area_code": "441821101201",
         "households": 3,
         "population": 9,
+        "synthetic": False,
         "layer": "comprehensive",
     }
     again = import_grid_file(out, actor=None, layer="comprehensive")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
 
+    # copying into another layer: the features' own layer property has to go (or be changed) first
     layer("copy", "副本")
+    for feature in data["features"]:
+        del feature["properties"]["layer"]
+    out.write_text(json.dumps(data), encoding="utf-8")
     import_grid_file(out, actor=None, layer="copy")
     hashes = {(g.layer.code, g.code): g.geometry_hash for g in Grid.objects.select_related("layer")}
     assert hashes["copy", "G1"] == hashes["comprehensive", "G1"]
@@ -323,3 +328,162 @@ def test_export_grids_command_writes_geojson_to_stdout(chain, capsys):
     assert json.loads(capsys.readouterr().out)["features"][0]["properties"]["code"] == "A"
     with pytest.raises(CommandError, match="no area with code 449999000000"):
         call_command("export_grids", "--area", "449999000000")
+
+
+# --- bad input found in review ---------------------------------------------------------------------------
+
+
+def test_import_grids_command_refuses_a_nan_coordinate_naming_the_feature(chain, tmp_path):
+    features = [grid_feature("G0", square(113.5, 23.8)), grid_feature("G1", square(113.6, 23.8))]
+    for feature, bad in zip(features, ("NAN", "INF"), strict=True):
+        ring = [list(point) for point in feature["geometry"]["coordinates"][0]]
+        ring[1][1] = bad
+        feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    path = write(tmp_path, features)
+    path.write_text(path.read_text(encoding="utf-8").replace('"NAN"', "NaN").replace('"INF"', "Infinity"))
+    with pytest.raises(CommandError, match=r"grids\.geojson: feature 0: coordinates must be finite numbers"):
+        call_command("import_grids", str(path), "--layer", "comprehensive")
+    assert not Grid.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_import_grids_command_of_a_directory_says_it_cannot_read_it(chain, tmp_path):
+    with pytest.raises(CommandError, match=r"cannot read \("):
+        call_command("import_grids", str(tmp_path), "--layer", "comprehensive")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("population", 2**40, r"population must be at most 2,147,483,647, got 1099511627776"),
+        ("households", 2**31, r"households must be at most 2,147,483,647"),
+        ("population", -1, r"population must not be negative, got -1"),
+        ("households", "-3", r"households must not be negative, got '-3'"),
+        ("population", 2.5, r"population must be a whole number, got 2\.5"),
+        ("population", "12.5", r"population must be a whole number, got '12\.5'"),
+        ("households", "many", r"households must be a whole number, got 'many'"),
+        ("households", True, r"households must be a whole number, got True"),
+        ("population", float("inf"), r"population must be a whole number, got inf"),
+        ("population", float("nan"), r"population must be a whole number, got nan"),
+    ],
+)
+def test_create_grid_refuses_bad_counts_naming_the_field(chain, field, value, message):
+    with pytest.raises(GridError, match=rf"grid G1: {message}"):
+        create_grid(
+            actor=None,
+            layer="comprehensive",
+            code="G1",
+            name="a",
+            area=chain["village"],
+            geometry=square(113.5, 23.8),
+            **{field: value},
+        )
+    assert not Grid.objects.exists()
+
+
+def test_counts_up_to_the_database_maximum_are_accepted(chain):
+    grid = create_grid(
+        actor=None,
+        layer="comprehensive",
+        code="G1",
+        name="a",
+        area=chain["village"],
+        geometry=square(113.5, 23.8),
+        households="12",
+        population=2_147_483_647.0,
+    )
+    grid.refresh_from_db()
+    assert (grid.households, grid.population) == (12, 2_147_483_647)
+
+
+def test_import_grids_refuses_a_population_too_large_for_the_database(chain, tmp_path):
+    features = [
+        grid_feature("G0", square(113.5, 23.8), population=2**40),
+        grid_feature("G1", square(113.51, 23.8), households=1e400),  # parses as infinity
+        grid_feature("G2", square(113.52, 23.8), households=-5),
+    ]
+    with pytest.raises(GridImportError) as caught:
+        import_grid_file(write(tmp_path, features), actor=None, layer="comprehensive")
+    message = str(caught.value)
+    assert "feature 0 (code G0): population must be at most 2,147,483,647, got 1099511627776" in message
+    assert "feature 1 (code G1): households must be a whole number, got inf" in message
+    assert "feature 2 (code G2): households must not be negative, got -5" in message
+    assert not Grid.objects.exists()
+
+
+def test_import_refuses_features_of_another_layer_naming_them(chain, tmp_path):
+    make_grid(chain["village"], "C1", square(113.5, 23.8))
+    make_grid(chain["village"], "F1", square(113.6, 23.8), layer("forest", "林长网格"))
+    make_grid(chain["village"], "R1", square(113.7, 23.8), layer("river", "河长网格"))
+    out = tmp_path / "all.geojson"
+    call_command("export_grids", "-o", str(out))  # every layer
+    with pytest.raises(CommandError) as caught:
+        call_command("import_grids", str(out), "--layer", "comprehensive")
+    message = str(caught.value)
+    assert "2 bad feature(s), nothing imported" in message
+    assert "(code F1): belongs to layer 'forest' (property 'layer') but this import is into layer 'comprehensive'" in (
+        message
+    )
+    assert "(code R1): belongs to layer 'river'" in message
+    assert sorted(Grid.objects.values_list("layer__code", "code")) == [
+        ("comprehensive", "C1"),
+        ("forest", "F1"),
+        ("river", "R1"),
+    ]
+    assert not AuditEvent.objects.filter(action="grid.import").exists()
+
+
+def test_export_then_import_keeps_the_synthetic_mark_and_real_data_clears_it(chain, tmp_path):
+    make_grid(chain["village"], "D1", square(113.5, 23.8), synthetic=True)
+    make_grid(chain["village"], "R1", square(113.6, 23.8))
+    exported = export_grids(layer="comprehensive")
+    assert [f["properties"]["synthetic"] for f in exported["features"]] == [True, False]
+
+    Grid.objects.all().delete()
+    path = write(tmp_path, exported["features"])
+    import_grid_file(path, actor=None, layer="comprehensive")
+    assert dict(Grid.objects.values_list("code", "synthetic")) == {"D1": True, "R1": False}
+
+    real = [grid_feature("D1", square(113.5, 23.8, 0.02))]  # real data: no synthetic property
+    report = import_grid_file(write(tmp_path, real, "real.geojson"), actor=None, layer="comprehensive")
+    assert report.updated == 1 and Grid.objects.get(code="D1").synthetic is False
+
+    same_geometry = [grid_feature("D1", square(113.5, 23.8, 0.02), synthetic=True)]
+    report = import_grid_file(write(tmp_path, same_geometry, "mark.geojson"), actor=None, layer="comprehensive")
+    assert report.updated == 1 and Grid.objects.get(code="D1").synthetic is True
+
+
+def test_import_grids_refuses_a_synthetic_property_that_is_not_true_or_false(chain, tmp_path):
+    path = write(tmp_path, [grid_feature("G0", square(113.5, 23.8), synthetic="maybe")])
+    with pytest.raises(GridImportError, match=r"feature 0 \(code G0\): synthetic must be true or false, got 'maybe'"):
+        import_grid_file(path, actor=None, layer="comprehensive")
+
+
+def test_import_grids_names_each_repaired_feature(chain, tmp_path, capsys):
+    bowtie = Polygon([(113.5, 23.8), (113.51, 23.81), (113.51, 23.8), (113.5, 23.81)])
+    features = [grid_feature("G0", square(113.6, 23.8)), grid_feature("X3", bowtie)]
+    report = import_grid_file(write(tmp_path, features), actor=None, layer="comprehensive")
+    assert report.repaired == 1
+    assert report.repaired_features == ["feature 1 (code X3): self-intersection at 113.505000, 23.805000"]
+    event = AuditEvent.objects.get(action="grid.import")
+    assert event.data["repaired_features"] == report.repaired_features
+
+    call_command("import_grids", str(write(tmp_path, features, "again.geojson")), "--layer", "comprehensive")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "repaired: feature 1 (code X3): self-intersection at 113.505000, 23.805000"
+    assert lines[-1].endswith("0 created, 0 updated (0 revived), 2 unchanged, 1 repaired")
+
+
+def test_import_grids_reports_swapped_coordinates(chain, tmp_path):
+    path = write(tmp_path, [grid_feature("G0", box(23.8, 113.5, 23.81, 113.51))])
+    with pytest.raises(GeoError, match=r"feature 0: lon/lat order looks swapped: longitude comes first"):
+        import_grid_file(path, actor=None, layer="comprehensive")
+
+
+def test_export_grids_command_with_a_malformed_area_code_says_so(chain):
+    with pytest.raises(CommandError, match=r"malformed area code: code '44182100' must be 12 digits"):
+        call_command("export_grids", "--area", "44182100")
+
+
+def test_export_grids_command_to_a_directory_says_it_cannot_write(chain, tmp_path):
+    with pytest.raises(CommandError, match=r"cannot write \("):
+        call_command("export_grids", "-o", str(tmp_path))

@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fengqiao.areas.codes import CodeError, level_of
 from fengqiao.areas.coverage import SLIVER_WIDTH_M, CoverageError, check_coverage
 from fengqiao.areas.grids import GridError
 from fengqiao.areas.models import Area, GridLayer
@@ -30,6 +31,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        try:
+            level_of(options["area_code"])
+        except CodeError as exc:
+            raise CommandError(f"malformed area code: {exc}") from None
         area = Area.objects.filter(code=options["area_code"]).first()
         if area is None:
             raise CommandError(f"no area with code {options['area_code']}")
@@ -43,8 +48,12 @@ class Command(BaseCommand):
         except (CoverageError, GridError) as exc:
             raise CommandError(str(exc)) from None
         if options["geojson"]:
-            with open(options["geojson"], "w", encoding="utf-8") as fp:
-                json.dump(report.to_geojson(), fp, ensure_ascii=False)
+            text = json.dumps(report.to_geojson(), ensure_ascii=False)
+            try:
+                with open(options["geojson"], "w", encoding="utf-8") as fp:
+                    fp.write(text)
+            except OSError as exc:
+                raise CommandError(f"{options['geojson']}: cannot write ({exc.strerror or exc})") from None
         for line in report.lines():
             self.stdout.write(line)
         if not report.ok:

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fengqiao.areas.codes import CodeError, level_of
 from fengqiao.areas.grids import GridError, export_grids, geojson_text
 from fengqiao.areas.models import Area
 
@@ -17,6 +18,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         area = None
         if options["area"]:
+            try:
+                level_of(options["area"])
+            except CodeError as exc:
+                raise CommandError(f"malformed area code: {exc}") from None
             area = Area.objects.filter(code=options["area"]).first()
             if area is None:
                 raise CommandError(f"no area with code {options['area']}")
@@ -25,8 +30,11 @@ class Command(BaseCommand):
         except GridError as exc:
             raise CommandError(str(exc)) from None
         if options["output"]:
-            with open(options["output"], "w", encoding="utf-8") as fp:
-                fp.write(geojson_text(collection) + "\n")
+            try:
+                with open(options["output"], "w", encoding="utf-8") as fp:
+                    fp.write(geojson_text(collection) + "\n")
+            except OSError as exc:
+                raise CommandError(f"{options['output']}: cannot write ({exc.strerror or exc})") from None
             self.stderr.write(f"{len(collection['features'])} grids written to {options['output']}")
         else:
             self.stdout.write(geojson_text(collection))

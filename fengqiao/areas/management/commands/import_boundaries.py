@@ -28,6 +28,5 @@ class Command(BaseCommand):
             )
         except GeoError as exc:
             raise CommandError(str(exc)) from None
-        if report.unknown:
-            self.stdout.write(f"unknown area codes skipped: {' '.join(report.unknown[:50])}")
-        self.stdout.write(report.summary())
+        for line in report.lines():
+            self.stdout.write(line)

@@ -9,7 +9,8 @@ from fengqiao.core.geo import GeoError
 class Command(BaseCommand):
     help = (
         "Create or update grids of a layer from GeoJSON (properties: code, name, kind, dedicated_type, "
-        "area_code, households, population), matched by code. All or nothing; errors name the feature."
+        "area_code, households, population, synthetic, layer), matched by code. A feature's 'layer' property, "
+        "when present, must equal --layer. All or nothing; errors name the feature."
     )
 
     def add_arguments(self, parser):
@@ -25,4 +26,5 @@ class Command(BaseCommand):
             )
         except (GridError, GeoError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(report.summary())
+        for line in report.lines():
+            self.stdout.write(line)
