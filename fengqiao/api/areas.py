@@ -20,7 +20,7 @@ from fengqiao.api.fields import (
     feature_collection_serializer,
     feature_serializer,
 )
-from fengqiao.api.filters import CurrentFilterSet, WithinFilter
+from fengqiao.api.filters import AreaCodeFilter, CodeFilter, CurrentFilterSet, WithinFilter
 from fengqiao.areas.codes import Level
 from fengqiao.areas.models import Area, AreaChange, Boundary, Grid, GridLayer
 
@@ -144,7 +144,7 @@ def feature(obj, properties):
 
 class AreaFilter(CurrentFilterSet):
     level = filters.TypedMultipleChoiceFilter(choices=Level.choices, coerce=int)
-    parent = filters.CharFilter(field_name="parent__code", help_text="code of the parent area")
+    parent = AreaCodeFilter(field_name="parent", help_text="division code of the parent area")
     within = WithinFilter(path_field="path")
     name = filters.CharFilter(lookup_expr="icontains")
     short_name = filters.CharFilter(lookup_expr="icontains")
@@ -155,7 +155,7 @@ class AreaFilter(CurrentFilterSet):
 
 
 class AreaChangeFilter(filters.FilterSet):
-    area = filters.CharFilter(field_name="area__code", help_text="area code")
+    area = AreaCodeFilter(field_name="area", help_text="division code of the area")
     within = WithinFilter()
     kind = filters.MultipleChoiceFilter(choices=AreaChange.Kind.choices)
 
@@ -165,8 +165,10 @@ class AreaChangeFilter(filters.FilterSet):
 
 
 class GridFilter(CurrentFilterSet):
-    layer = filters.CharFilter(field_name="layer__code", help_text="grid layer code")
-    area = filters.CharFilter(field_name="area__code", help_text="area code (exact)")
+    layer = CodeFilter(
+        field_name="layer", queryset=GridLayer.objects.all(), noun="grid layer", help_text="grid layer code"
+    )
+    area = AreaCodeFilter(field_name="area", help_text="division code of the grid's area (exact)")
     within = WithinFilter()
     kind = filters.ChoiceFilter(choices=Grid.Kind.choices)
     dedicated_type = filters.ChoiceFilter(choices=Grid.DedicatedType.choices[1:])

@@ -8,7 +8,10 @@
   ``actor=request.user``. A service's ``django.core.exceptions.ValidationError`` becomes a 400 with the
   same field keys.
 * Every viewset states its `permission_classes` itself (a test checks it): `READ` for read-only resources,
-  `WRITE` (Django model permissions: add/change) for writable ones.
+  `WRITE` (Django model permissions: add/change) for writable ones. Both let any authenticated user read.
+* Personal data (PIPL): a viewset whose rows hold personal data sets ``personal_data = True``; then every read
+  (GET, HEAD, OPTIONS, on every route and action) also needs the model's ``view_`` permission
+  (`PersonalDataPermissions`), whatever its `permission_classes` say.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -33,6 +36,21 @@ class ChangeModelPermissions(DjangoModelPermissions):
     perms_map = {**DjangoModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
+class PersonalDataPermissions(DjangoModelPermissions):
+    """Reads need `view_<model>`; other methods are left to the view's own `permission_classes`.
+
+    `BaseViewSet.get_permissions` adds it to every route of a viewset with ``personal_data = True``.
+    """
+
+    VIEW = ["%(app_label)s.view_%(model_name)s"]
+    perms_map = {
+        **{method: [] for method in DjangoModelPermissions.perms_map},
+        "GET": VIEW,
+        "HEAD": VIEW,
+        "OPTIONS": VIEW,
+    }
+
+
 class GeoJSONRenderer(JSONRenderer):
     """Selected by ``?format=geojson`` or ``Accept: application/geo+json``; views return GeoJSON dicts."""
 
@@ -43,6 +61,14 @@ class GeoJSONRenderer(JSONRenderer):
 class BaseViewSet(GenericViewSet):
     # Token first, so a request without credentials gets 401 with ``WWW-Authenticate: Token`` (not 403).
     authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # True when the rows hold personal data: reads then need the model's view permission too.
+    personal_data = False
+
+    def get_permissions(self):
+        permissions = super().get_permissions()
+        if self.personal_data:
+            permissions.append(PersonalDataPermissions())
+        return permissions
 
     def get_queryset(self):
         return self.scope_queryset(super().get_queryset())

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from fengqiao.api.base import READ, WRITE, ChangeModelPermissions, ReadOnlyViewSet, ServiceViewSet, service_writes
 from fengqiao.api.fields import CodeField, IdField, MaskedCharField
-from fengqiao.api.filters import WithinFilter
+from fengqiao.api.filters import AreaCodeFilter, CodeFilter, WithinFilter
 from fengqiao.areas.codes import Level
 from fengqiao.areas.models import Area
 from fengqiao.centres import selectors, services
@@ -224,7 +224,7 @@ class ReceptionCreateSerializer(ReceptionUpdateSerializer):
 
 
 class CentreFilter(filters.FilterSet):
-    area = filters.CharFilter(field_name="area__code", help_text="area code (exact)")
+    area = AreaCodeFilter(field_name="area", help_text="division code of the centre's area (exact)")
     within = WithinFilter()
     level = filters.TypedMultipleChoiceFilter(field_name="area__level", choices=Level.choices, coerce=int)
     name = filters.CharFilter(lookup_expr="icontains")
@@ -235,7 +235,9 @@ class CentreFilter(filters.FilterSet):
 
 
 class ServiceSpaceFilter(filters.FilterSet):
-    space_type = filters.CharFilter(field_name="space_type__code", help_text="space type code")
+    space_type = CodeFilter(
+        field_name="space_type", queryset=SpaceType.objects.all(), noun="space type", help_text="space type code"
+    )
     is_hall = filters.BooleanFilter(field_name="space_type__is_hall")
     within = WithinFilter(path_field="centre__area__path")
 
@@ -364,9 +366,11 @@ class StationingViewSet(ServiceViewSet):
 @extend_schema(tags=["centres"])
 @service_writes(ReceptionSerializer, create=ReceptionCreateSerializer, update=ReceptionUpdateSerializer)
 class ReceptionViewSet(ServiceViewSet):
-    """The walk-in reception log (GZ2). Visitor name and phone are masked in every response."""
+    """The walk-in reception log (GZ2). Visitor name and phone are masked in every response. Personal data:
+    reading it (and finding visits by ``phone=``) needs ``centres.view_reception``."""
 
     permission_classes = WRITE
+    personal_data = True
     queryset = Reception.objects.select_related("centre", "received_by")
     filterset_class = ReceptionFilter
     ordering_fields = ["received_at"]

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from fengqiao.api.base import WRITE, ServiceViewSet, service_writes
 from fengqiao.api.fields import CodeField
-from fengqiao.api.filters import WithinFilter
+from fengqiao.api.filters import AreaCodeFilter, CodeFilter, WithinFilter
 from fengqiao.areas.models import Area
 from fengqiao.departments import selectors, services
 from fengqiao.departments.models import Category, Department
@@ -113,11 +113,15 @@ class CategoryNodeSerializer(serializers.Serializer):
 
 
 class DepartmentFilter(filters.FilterSet):
-    area = filters.CharFilter(field_name="area__code", help_text="area code (exact)")
+    area = AreaCodeFilter(field_name="area", help_text="division code of the department's area (exact)")
     within = WithinFilter()
     kind = filters.MultipleChoiceFilter(choices=Department.Kind.choices)
-    category = filters.CharFilter(
-        field_name="responsibility__category__code", distinct=True, help_text="responsible for this category code"
+    category = CodeFilter(
+        field_name="responsibility__category",
+        queryset=Category.objects.all(),
+        noun="category",
+        distinct=True,
+        help_text="responsible for this category code",
     )
     name = filters.CharFilter(lookup_expr="icontains")
 
@@ -127,18 +131,24 @@ class DepartmentFilter(filters.FilterSet):
 
 
 class CategoryFilter(filters.FilterSet):
-    parent = filters.CharFilter(field_name="parent__code", help_text="code of the parent category")
+    parent = CodeFilter(
+        field_name="parent", queryset=Category.objects.all(), noun="category", help_text="code of the parent category"
+    )
     root = filters.BooleanFilter(field_name="parent", lookup_expr="isnull", help_text="only root categories")
-    within = filters.CharFilter(method="filter_within", help_text="category code: it and its whole subtree")
+    within = CodeFilter(
+        method="filter_within",
+        queryset=Category.objects.all(),
+        noun="category",
+        help_text="category code: it and its whole subtree",
+    )
     name = filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
         model = Category
         fields = ["scheme", "parent", "root", "within", "active", "name"]
 
-    def filter_within(self, queryset, name, value):
-        path = Category.objects.filter(code=value).values_list("path", flat=True).first()
-        return queryset.filter(path__startswith=path) if path else queryset.none()
+    def filter_within(self, queryset, name, category):
+        return queryset.filter(path__startswith=category.path)
 
 
 # --- views -----------------------------------------------------------------------------------------------

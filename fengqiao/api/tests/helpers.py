@@ -21,6 +21,13 @@ def reader():
     return client_for(user)
 
 
+def reception_reader():
+    """An authenticated user whose only permission is reading the reception log (personal data)."""
+    username = "reception-reader"
+    user = get_user_model().objects.filter(username=username).first()
+    return client_for(user or make_user(username, perms=["centres.view_reception"]))
+
+
 def writer(*perms, username="writer"):
     return client_for(make_user(username, perms=perms))
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from rest_framework.authtoken.models import Token
 
-from fengqiao.areas.models import Area, AreaChange, Boundary, Grid
+from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid
 from fengqiao.areas.tests.factories import make_boundary, make_chain, make_grid, square
 from fengqiao.audit.models import AuditEvent
 from fengqiao.centres import services as centre_services
@@ -28,6 +28,7 @@ def world(db):
     chain = make_chain()
     root = make_user("root", superuser=True)
     AreaChange.objects.create(area=chain["village"], edition="2024", kind="created")
+    DivisionEdition.objects.create(label="2024", valid_from=timezone.localdate(), counts={"created": 1})
     make_boundary(chain["town"], square(113.5, 23.7))
     make_grid(chain["village"], "G01", square(113.5, 23.7))
     category = make_category("T-x")

@@ -38,7 +38,6 @@ def test_areas_list_current_areas_in_code_order_without_geometry(chain):
         ({"level": [4, 5]}, ["town", "village"]),
         ({"parent": "441821000000"}, ["town"]),
         ({"within": "441821000000"}, ["county", "town", "village"]),
-        ({"within": "999999999999"}, []),
         ({"name": "汤塘"}, ["town", "village"]),
         ({"short_name": "佛冈"}, ["county"]),
     ],
@@ -56,6 +55,26 @@ def test_area_retrieve_children_and_ancestors(chain):
     assert [c["code"] for c in children] == [chain["town"].code]
     ancestors = client.get(f"{V1}/areas/{chain['village'].code}/ancestors/").json()
     assert [a["code"] for a in ancestors] == [chain[k].code for k in ("province", "city", "county", "town")]
+
+
+def test_a_retired_area_is_retrieved_by_code_but_left_out_of_lists(chain):
+    retired = make_area("441821101202", "旧村", chain["town"], valid_to=datetime.date(2023, 1, 1))
+    client = reader()
+    response = client.get(f"{V1}/areas/{retired.code}/")
+    assert response.status_code == 200, response.content
+    assert response.json()["name"] == "旧村" and response.json()["is_current"] is False
+    assert client.get(f"{V1}/areas/{retired.code}/", {"include_retired": "true"}).status_code == 200
+    assert retired.code not in [r["code"] for r in results(client.get(f"{V1}/areas/"))]
+    assert retired.code not in [r["code"] for r in results(client.get(f"{V1}/areas/", {"within": chain["town"].code}))]
+    assert [a["code"] for a in client.get(f"{V1}/areas/{retired.code}/ancestors/").json()][-1] == chain["town"].code
+
+
+def test_a_retired_grid_is_retrieved_by_id_but_left_out_of_lists(grids):
+    client = reader()
+    response = client.get(f"{V1}/grids/{grids['old'].pk}/")
+    assert response.status_code == 200 and response.json()["valid_to"] is not None
+    assert "G00" not in [r["code"] for r in results(client.get(f"{V1}/grids/"))]
+    assert rows_of(client.get(f"{V1}/grids/geojson/", {"code": "G00"})) == []
 
 
 def test_children_leave_out_retired_areas_unless_asked(chain):

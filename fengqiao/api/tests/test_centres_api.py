@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from fengqiao.api.tests.helpers import count_queries, reader, results, rows_of, writer
+from fengqiao.api.tests.helpers import count_queries, reader, reception_reader, results, rows_of, writer
 from fengqiao.areas.tests.factories import make_area, make_chain
 from fengqiao.audit.models import AuditEvent
 from fengqiao.centres import services
@@ -168,7 +168,7 @@ def test_logging_a_visit_returns_masked_visitor_details_only(centre):
 def test_reception_list_and_detail_never_show_plaintext_and_phone_filter_uses_the_hash(chain, centre):
     services.log_reception(actor="t", centre=centre, purpose="a", visitor_name=NAME, visitor_phone=PHONE)
     services.log_reception(actor="t", centre=centre, purpose="b", visitor_name="张三", visitor_phone="13900000000")
-    client = reader()
+    client = reception_reader()
     response = client.get(f"{V1}/receptions/")
     text = response.content.decode()
     assert PHONE not in text and NAME not in text and "13900000000" not in text
@@ -186,7 +186,7 @@ def test_reception_date_range_and_centre_filters(chain, centre):
     services.log_reception(actor="t", centre=centre, purpose="old", received_at=now - datetime.timedelta(days=10))
     services.log_reception(actor="t", centre=centre, purpose="new", received_at=now)
     services.log_reception(actor="t", centre=other, purpose="elsewhere", received_at=now)
-    client = reader()
+    client = reception_reader()
     since = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
     rows = results(client.get(f"{V1}/receptions/", {"received_after": since, "centre": centre.pk}))
     assert [r["purpose"] for r in rows] == ["new"]
@@ -214,7 +214,8 @@ def test_patching_a_reception_cannot_touch_visitor_details(chain, centre):
 
 @pytest.mark.parametrize("url", ["centres", "spaces", "stationings", "receptions"])
 def test_centre_lists_use_a_constant_number_of_queries(chain, url):
-    client = reader()
+    client = reception_reader()
+    client.get(f"{V1}/{url}/")  # loads the user's permissions (cached on the user from then on)
 
     def add(i):
         area = make_area(f"441821{120 + i:03d}000", f"镇{i}", chain["county"])

@@ -1,5 +1,6 @@
-"""Every endpoint declares its permission, goes through the scoping base class, refuses anonymous users and
-refuses writes without the model permission (and changes nothing when it refuses)."""
+"""Every endpoint declares its permission, goes through the scoping base class, refuses anonymous users,
+refuses writes without the model permission and reads of personal data without the view permission (and
+changes nothing when it refuses)."""
 
 import io
 
@@ -11,11 +12,13 @@ from rest_framework.views import APIView
 
 from fengqiao.api import v1
 from fengqiao.api.base import BaseViewSet, ServiceViewSet
-from fengqiao.api.tests.helpers import client_for, reader, results
+from fengqiao.api.centres import CentreViewSet, SpaceTypeViewSet
+from fengqiao.api.tests.helpers import client_for, reader, results, writer
 from fengqiao.api.v1 import router
 from fengqiao.areas.tests.factories import make_chain
 from fengqiao.audit.models import AuditEvent
 from fengqiao.centres import services
+from fengqiao.centres.models import Reception
 from fengqiao.centres.tests.builders import make_centre, make_space, station
 from fengqiao.departments.tests.builders import make_category, make_department, make_user
 
@@ -79,12 +82,75 @@ def test_anonymous_users_are_refused_everywhere_with_401(world, prefix):
         assert client.post(f"{V1}/{prefix}/", {}).status_code == 401
 
 
-@pytest.mark.parametrize("prefix", sorted(VIEWSETS))
-def test_an_authenticated_user_without_permissions_can_read(world, prefix):
+PERSONAL = sorted(p for p, v in VIEWSETS.items() if getattr(v, "personal_data", False))
+PUBLIC = sorted(p for p in VIEWSETS if p not in PERSONAL)
+
+
+def test_the_registries_holding_personal_data_are_marked():
+    assert PERSONAL == ["receptions"]
+
+
+def _view_permission(prefix):
+    model = VIEWSETS[prefix].queryset.model
+    return f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
+@pytest.mark.parametrize("prefix", PUBLIC)
+def test_an_authenticated_user_without_permissions_can_read_registries_without_personal_data(world, prefix):
     client = reader()
     assert client.get(f"{V1}/{prefix}/").status_code == 200
     if world[prefix] is not None:
         assert client.get(f"{V1}/{prefix}/{world[prefix]}/").status_code == 200
+
+
+def _reads(prefix, key):
+    urls = [f"{V1}/{prefix}/"] + ([f"{V1}/{prefix}/{key}/"] if key is not None else [])
+    for url in urls:
+        for method in ("get", "head", "options"):
+            yield method, url
+
+
+@pytest.mark.parametrize("prefix", PERSONAL)
+def test_reading_personal_data_needs_the_view_permission_and_a_refusal_changes_nothing(world, prefix):
+    client = reader()
+    model = VIEWSETS[prefix].queryset.model
+    before = (AuditEvent.objects.count(), model.objects.count())
+    for method, url in _reads(prefix, world[prefix]):
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, (method, url)
+        assert "purpose" not in response.content.decode(), (method, url)
+    assert (AuditEvent.objects.count(), model.objects.count()) == before
+    viewer = writer(_view_permission(prefix), username="viewer")
+    for method, url in _reads(prefix, world[prefix]):
+        assert getattr(viewer, method)(url).status_code == 200, (method, url)
+
+
+def test_the_phone_lookup_is_no_oracle_for_users_who_may_not_read_receptions(world):
+    url = f"{V1}/receptions/"
+    for phone in ("13800138000", "13900000000"):
+        response = reader().get(url, {"phone": phone})
+        assert response.status_code == 403 and "results" not in response.json()
+    viewer = writer("centres.view_reception", username="viewer")
+    assert [r["id"] for r in results(viewer.get(url, {"phone": "13800138000"}))] == [world["receptions"]]
+    assert results(viewer.get(url, {"phone": "13900000000"})) == []
+
+
+@pytest.mark.parametrize("viewset", [SpaceTypeViewSet, CentreViewSet], ids=["read-only", "writable"])
+def test_any_registry_opts_in_to_the_personal_data_rule_with_one_attribute(world, viewset, monkeypatch):
+    monkeypatch.setattr(viewset, "personal_data", True)
+    prefix = next(p for p, v in VIEWSETS.items() if v is viewset)
+    assert reader().get(f"{V1}/{prefix}/").status_code == 403
+    assert reader().get(f"{V1}/{prefix}/{world[prefix]}/").status_code == 403
+    viewer = writer(_view_permission(prefix), username="viewer")
+    assert viewer.get(f"{V1}/{prefix}/").status_code == 200
+    assert viewer.get(f"{V1}/{prefix}/{world[prefix]}/").status_code == 200
+
+
+def test_logging_a_visit_needs_only_the_add_permission(world):
+    client = writer("centres.add_reception", username="clerk")
+    response = client.post(f"{V1}/receptions/", {"centre": world["centres"], "purpose": "y"}, format="json")
+    assert response.status_code == 201, response.content
+    assert Reception.objects.count() == 2
 
 
 def test_the_browsable_api_renders_every_endpoint_without_leaking_visitor_details(world):
@@ -117,7 +183,7 @@ def test_writes_without_the_model_permission_are_refused_and_change_nothing(worl
 
 def test_scope_queryset_restricts_every_list_and_detail(world, monkeypatch):
     monkeypatch.setattr(BaseViewSet, "scope_queryset", lambda self, queryset: queryset.none())
-    client = reader()
+    client = writer(*(_view_permission(p) for p in PERSONAL), username="viewer")
     for prefix, key in world.items():
         assert results(client.get(f"{V1}/{prefix}/")) == [], prefix
         if key is not None:
