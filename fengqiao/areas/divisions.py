@@ -39,7 +39,7 @@ class DivisionImportError(ValueError):
         self.errors = errors
         shown = errors[:MAX_REPORTED_ERRORS]
         more = f"\n… and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-        super().__init__(f"{len(errors)} bad row(s), nothing imported:\n" + "\n".join(shown) + more)
+        super().__init__(f"{len(errors)} problem(s) in the input, nothing imported:\n" + "\n".join(shown) + more)
 
 
 @dataclass
@@ -83,10 +83,16 @@ def parse_division_files(paths):
         except FileFormatError as exc:
             errors.append(str(exc))
             continue
-        columns = set(rows[0][1]) if rows else set()
+        if not rows:
+            errors.append(f"{path}: no data rows (an empty file, or only a header)")
+            continue
+        columns = set(rows[0][1])
         levels = [(lvl, pre) for lvl, pre in LEVEL_COLUMNS if f"{pre}_code" in columns]
         if not levels:
-            errors.append(f"{path}: line 1: no <level>_code columns (province_code, city_code, …)")
+            errors.append(
+                f"{path}: line 1: no division code columns; expected some of "
+                f"{', '.join(pre + '_code' for _, pre in LEVEL_COLUMNS)} (found {', '.join(sorted(columns))})"
+            )
             continue
         for line, row in rows:
             _parse_row(Path(path).name, line, row, levels, records, errors)

@@ -241,3 +241,18 @@ def test_each_area_is_counted_once_when_revived_and_renamed(tmp_path):
     assert report.revived + report.changed + report.unchanged == report.total
     kinds = sorted(AreaChange.objects.filter(area__code="441821101202", edition="2024").values_list("kind", flat=True))
     assert kinds == ["changed", "revived"]
+
+
+@pytest.mark.django_db
+def test_an_empty_file_and_a_file_without_code_columns_are_explained(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text(HEADER)
+    with pytest.raises(DivisionImportError, match=r"empty\.csv: no data rows"):
+        import_division_files([empty], actor="test", edition="2022")
+    other = tmp_path / "other.csv"
+    other.write_text("id,title\n1,x\n")
+    with pytest.raises(
+        DivisionImportError, match=r"other\.csv: line 1: no division code columns; expected .*province_code"
+    ):
+        import_division_files([other], actor="test", edition="2022")
+    assert Area.objects.count() == 0
