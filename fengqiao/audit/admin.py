@@ -4,7 +4,7 @@ follow the house rule: through a service when one exists, and with an audit even
 from django.contrib import admin
 
 from fengqiao.audit import services as audit
-from fengqiao.audit.models import AuditEvent
+from fengqiao.audit.models import AuditEvent, ChainHead
 
 
 def adopt(target, saved):
@@ -79,9 +79,9 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "actor_label", "action", "object_type", "object_id", "summary"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["object_id", "summary", "actor_label", "request_id"]
+    list_display = ["occurred_at", "actor_label", "event_type", "action", "area", "object_type", "object_id", "summary"]
+    list_filter = ["event_type", "action", "object_type"]
+    search_fields = ["object_id", "summary", "actor_label", "request_id", "area", "client_address"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
     readonly_fields = [
@@ -89,12 +89,36 @@ class AuditEventAdmin(admin.ModelAdmin):
         "actor",
         "actor_label",
         "action",
+        "event_type",
+        "area",
         "object_type",
         "object_id",
         "summary",
         "data",
+        "before",
+        "after",
         "request_id",
+        "client_address",
+        "prev_hash",
+        "hash",
     ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChainHead)
+class ChainHeadAdmin(admin.ModelAdmin):
+    """The end and the anchor of the hash chain (ADR 0008): shown, never edited here."""
+
+    list_display = ["last_id", "last_hash", "anchor_id", "anchor_hash"]
+    readonly_fields = list_display
 
     def has_add_permission(self, request):
         return False
