@@ -1,6 +1,177 @@
+"""Admin of users with their area assignments (inline), and of grid assignments. Grants and ends go through
+`accounts.services` (audit event, group sync, 三权分立 and period checks), whose rules run in the forms' `clean`
+first so mistakes show as form errors. Nothing is deleted: an assignment is ended by setting its last day."""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
-from fengqiao.accounts.models import User
+from fengqiao.accounts import services
+from fengqiao.accounts.models import AreaAssignment, GridAssignment, User
+from fengqiao.audit.admin import ServiceModelAdmin
 
-admin.site.register(User, UserAdmin)
+
+def _add_errors(form, exc: ValidationError):
+    for field, messages in exc.message_dict.items():
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)
+
+
+class AreaAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = AreaAssignment
+        fields = ["area", "role", "valid_from", "valid_to", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if self.instance.pk is None:
+            try:
+                services.check_area_assignment(
+                    self.instance.user,
+                    cleaned.get("area"),
+                    cleaned.get("role"),
+                    cleaned.get("valid_from"),
+                    cleaned.get("valid_to"),
+                )
+            except ValidationError as exc:
+                _add_errors(self, exc)
+        elif set(self.changed_data) - {"valid_to"}:
+            raise ValidationError(_("Only the last day of an assignment can change; grant a new one instead."))
+        elif cleaned.get("valid_to") is None:
+            self.add_error("valid_to", _("An assignment is ended by giving its last day."))
+        else:
+            current = AreaAssignment.objects.get(pk=self.instance.pk)
+            try:
+                services.check_end(current, cleaned["valid_to"])
+            except ValidationError as exc:
+                _add_errors(self, exc)
+        return cleaned
+
+
+class AreaAssignmentInline(admin.TabularInline):
+    model = AreaAssignment
+    form = AreaAssignmentForm
+    fields = ["area", "role", "valid_from", "valid_to", "note"]
+    raw_id_fields = ["area"]
+    extra = 0
+    can_delete = False
+
+
+@admin.register(User)
+class FengqiaoUserAdmin(UserAdmin):
+    inlines = [AreaAssignmentInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # roles are granted once the user exists
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not AreaAssignment:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline in formset.forms:
+            if not inline.has_changed():
+                continue
+            data = inline.cleaned_data
+            if inline.instance.pk is None:
+                obj = services.grant_area_role(
+                    actor=request.user,
+                    user=form.instance,
+                    area=data["area"],
+                    role=data["role"],
+                    valid_from=data["valid_from"],
+                    valid_to=data.get("valid_to"),
+                    note=data.get("note", ""),
+                )
+                formset.new_objects.append(obj)
+            else:
+                current = AreaAssignment.objects.get(pk=inline.instance.pk)
+                obj = services.end_area_role(current, actor=request.user, valid_to=data["valid_to"])
+                formset.changed_objects.append((obj, ["valid_to"]))
+        return None
+
+
+class AreaAssignmentAdminForm(AreaAssignmentForm):
+    class Meta(AreaAssignmentForm.Meta):
+        fields = ["user", *AreaAssignmentForm.Meta.fields]
+
+    def clean(self):
+        if self.instance.pk is None and self.cleaned_data.get("user") is not None:
+            self.instance.user = self.cleaned_data["user"]
+        return super().clean()
+
+
+@admin.register(AreaAssignment)
+class AreaAssignmentAdmin(ServiceModelAdmin):
+    form = AreaAssignmentAdminForm
+    list_display = ["user", "role", "area", "valid_from", "valid_to"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "area__code", "area__name"]
+    raw_id_fields = ["user", "area"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "area", "role", "valid_from", "note"] if obj is not None else []
+
+    def create_via_service(self, request, obj, form):
+        data = form.cleaned_data
+        return services.grant_area_role(
+            actor=request.user,
+            user=data["user"],
+            area=data["area"],
+            role=data["role"],
+            valid_from=data["valid_from"],
+            valid_to=data.get("valid_to"),
+            note=data.get("note", ""),
+        )
+
+    def update_via_service(self, request, obj, form):
+        current = AreaAssignment.objects.get(pk=obj.pk)
+        return services.end_area_role(current, actor=request.user, valid_to=form.cleaned_data["valid_to"])
+
+
+class GridAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = GridAssignment
+        fields = ["user", "grid", "member_kind", "valid_from", "valid_to"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.instance.pk is not None:
+            return cleaned
+        try:
+            services.check_grid_assignment(
+                cleaned["user"], cleaned["grid"], cleaned["member_kind"], cleaned["valid_from"], cleaned.get("valid_to")
+            )
+        except ValidationError as exc:
+            _add_errors(self, exc)
+        return cleaned
+
+
+@admin.register(GridAssignment)
+class GridAssignmentAdmin(ServiceModelAdmin):
+    form = GridAssignmentForm
+    list_display = ["user", "grid", "member_kind", "valid_from", "valid_to"]
+    list_filter = ["member_kind"]
+    search_fields = ["user__username", "grid__code", "grid__name"]
+    raw_id_fields = ["user", "grid"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "grid", "member_kind", "valid_from"] if obj is not None else []
+
+    def create_via_service(self, request, obj, form):
+        data = form.cleaned_data
+        return services.assign_grid(
+            actor=request.user,
+            user=data["user"],
+            grid=data["grid"],
+            member_kind=data["member_kind"],
+            valid_from=data["valid_from"],
+            valid_to=data.get("valid_to"),
+        )
+
+    def update_via_service(self, request, obj, form):
+        current = GridAssignment.objects.get(pk=obj.pk)
+        return services.end_grid_assignment(current, actor=request.user, valid_to=form.cleaned_data["valid_to"])

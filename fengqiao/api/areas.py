@@ -206,6 +206,7 @@ class AreaViewSet(ReadOnlyViewSet):
     """
 
     permission_classes = READ
+    scope_path = None  # the division tree is public reference data
     queryset = Area.objects.all()
     serializer_class = AreaSerializer
     filterset_class = AreaFilter
@@ -260,6 +261,7 @@ class AreaChangeViewSet(ReadOnlyViewSet):
     """History of the division tree: what each edition created, changed, retired or revived."""
 
     permission_classes = READ
+    scope_path = None  # the history of the public division tree
     queryset = AreaChange.objects.select_related("area")
     serializer_class = AreaChangeSerializer
     filterset_class = AreaChangeFilter
@@ -272,6 +274,7 @@ class GridLayerViewSet(ReadOnlyViewSet):
     """Layers of grids ("three grids in one"): comprehensive, forest-chief, river-chief …"""
 
     permission_classes = READ
+    scope_path = None  # reference data
     queryset = GridLayer.objects.all()
     serializer_class = GridLayerSerializer
     lookup_field = "code"
@@ -291,6 +294,7 @@ class GridViewSet(ReadOnlyViewSet):
     GeoJSON FeatureCollection with geometry, paginated like any list."""
 
     permission_classes = READ
+    scope_path = "area__path"
     queryset = Grid.objects.select_related("layer", "area")
     serializer_class = GridSerializer
     filterset_class = GridFilter

@@ -1,8 +1,15 @@
 """Base classes every API viewset builds on.
 
 * `BaseViewSet.get_queryset` sends every queryset through `scope_queryset`, so no view can forget to restrict
-  what a user sees (area scoping by role lands there; today it passes the queryset through). Viewsets declare
-  their queryset as a class attribute and never override `get_queryset`.
+  what a user sees. Viewsets declare their queryset as a class attribute and never override `get_queryset`.
+* Area scoping (ADR 0003, 0009): every viewset declares ``scope_path``, the lookup from its rows to an area path
+  (``"area__path"``, ``"centre__area__path"``), or ``None`` for unscoped reference data (areas, grid layers,
+  categories, space types). Rows outside the user's `Scope` (computed once per request, kept on the request)
+  are "not found". Superusers and system administrators see everything; a user without a current area
+  assignment sees nothing scoped and gets a 403 saying why on any write to a scoped resource.
+* Writes stay inside the scope: every area named in a write must lie in the actor's scope (else 403: areas are
+  public), and a related object named in a write (``scoped_relations``) is looked up in the scope, so one
+  outside it is answered exactly like one that does not exist.
 * Writes go through the domain services: `ServiceViewSet` turns validated data into a call of
   `create_object` / `update_object`, which each viewset implements by calling a service with
   ``actor=request.user``. A service's ``django.core.exceptions.ValidationError`` becomes a 400 with the
@@ -14,17 +21,24 @@
   (`PersonalDataPermissions`), whatever its `permission_classes` say.
 """
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import SAFE_METHODS, DjangoModelPermissions, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.viewsets import GenericViewSet
+
+from fengqiao.accounts.scope import request_scope
+from fengqiao.areas.models import Area
+
+# `scope_path` of a viewset that has not said how its rows are scoped: using it is a configuration error.
+UNDECLARED = object()
 
 READ = [IsAuthenticated]
 WRITE = [DjangoModelPermissions]
@@ -60,9 +74,24 @@ class GeoJSONRenderer(JSONRenderer):
 
 class BaseViewSet(GenericViewSet):
     # Token first, so a request without credentials gets 401 with ``WWW-Authenticate: Token`` (not 403).
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # Expiring API tokens first, then DRF tokens, then the session (settings.REST_FRAMEWORK): a request
+    # without credentials gets 401 with WWW-Authenticate: Token, not 403.
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     # True when the rows hold personal data: reads then need the model's view permission too.
     personal_data = False
+    # The lookup from a row to its area path ("area__path"), or None for unscoped reference data. Required.
+    scope_path = UNDECLARED
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication and permissions first (401/403 as before)
+        if request.method not in SAFE_METHODS and self.scope_path is not None:
+            scope = self.scope()
+            if scope.is_empty:
+                raise PermissionDenied(scope.why_empty())
+
+    def scope(self):
+        """The requesting user's `Scope`, computed once per request."""
+        return request_scope(self.request)
 
     def get_permissions(self):
         permissions = super().get_permissions()
@@ -74,11 +103,12 @@ class BaseViewSet(GenericViewSet):
         return self.scope_queryset(super().get_queryset())
 
     def scope_queryset(self, queryset):
-        """Restrict `queryset` to what the requesting user may see. Out-of-scope objects are "not found".
-
-        Area scoping by role comes with the accounts issue; until then every authenticated user sees all.
-        """
-        return queryset
+        """Restrict `queryset` to what the requesting user may see. Out-of-scope objects are "not found"."""
+        if self.scope_path is UNDECLARED:
+            raise ImproperlyConfigured(f"{type(self).__name__} must declare scope_path (None when unscoped)")
+        if self.scope_path is None:
+            return queryset
+        return self.scope().filter(queryset, self.scope_path)
 
     def handle_exception(self, exc):
         if isinstance(exc, DjangoValidationError):
@@ -100,6 +130,26 @@ class ServiceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
     http_method_names = ["get", "post", "patch", "head", "options"]
     create_serializer_class = None
     update_serializer_class = None
+    # Write fields naming a scoped object, with the lookup from that object to its area path: such a field
+    # only finds objects in the actor's scope ({"centre": "area__path"}).
+    scoped_relations = {}
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if self.request is not None and self.request.method not in SAFE_METHODS and self.scoped_relations:
+            fields = serializer.fields
+            for name, path_field in self.scoped_relations.items():
+                field = fields.get(name)
+                if field is not None and getattr(field, "queryset", None) is not None:
+                    field.queryset = self.scope().filter(field.queryset, path_field)
+        return serializer
+
+    def check_write_scope(self, data):
+        """Every area named in a write lies in the actor's scope (403 otherwise: areas are public)."""
+        scope = self.scope()
+        for value in data.values():
+            if isinstance(value, Area) and not scope.covers(value):
+                raise PermissionDenied(f"area {value.code} ({value.name}) is outside the areas you hold a role over")
 
     def get_serializer_class(self):
         if self.action == "create" and self.create_serializer_class is not None:
@@ -118,11 +168,13 @@ class ServiceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
         return self.get_queryset().get(pk=obj.pk)
 
     def perform_create(self, serializer):
+        self.check_write_scope(serializer.validated_data)
         with transaction.atomic():
             obj = self.create_object(dict(serializer.validated_data))
         serializer.instance = self.reload(obj)
 
     def perform_update(self, serializer):
+        self.check_write_scope(serializer.validated_data)
         with transaction.atomic():
             obj = self.update_object(serializer.instance, dict(serializer.validated_data))
         serializer.instance = self.reload(obj)

@@ -288,6 +288,7 @@ class CentreViewSet(ServiceViewSet):
     """Governance centres (综治中心) at city, county, town/street and village/community level."""
 
     permission_classes = WRITE
+    scope_path = "area__path"
     queryset = Centre.objects.select_related("area").prefetch_related("spaces__space_type")
     filterset_class = CentreFilter
     ordering_fields = ["area__code", "name", "opened_on"]
@@ -305,6 +306,7 @@ class SpaceTypeViewSet(ReadOnlyViewSet):
     """Kinds of service space ("一厅五室"). Edited in the admin."""
 
     permission_classes = READ
+    scope_path = None  # reference data
     queryset = SpaceType.objects.all()
     serializer_class = SpaceTypeSerializer
     lookup_field = "code"
@@ -319,6 +321,8 @@ class ServiceSpaceViewSet(ServiceViewSet):
     """A centre's reception hall and rooms (mediation, psychological service, …)."""
 
     permission_classes = WRITE
+    scope_path = "centre__area__path"
+    scoped_relations = {"centre": "area__path"}
     queryset = ServiceSpace.objects.select_related("centre", "space_type")
     filterset_class = ServiceSpaceFilter
     ordering_fields = ["name", "space_type__order"]
@@ -338,6 +342,8 @@ class StationingViewSet(ServiceViewSet):
     ended with the ``end`` action, never deleted."""
 
     permission_classes = WRITE
+    scope_path = "centre__area__path"
+    scoped_relations = {"centre": "area__path", "department": "area__path", "space": "centre__area__path"}
     queryset = Stationing.objects.select_related("centre", "department", "staff", "space")
     filterset_class = StationingFilter
     ordering_fields = ["valid_from", "valid_to"]
@@ -370,6 +376,8 @@ class ReceptionViewSet(ServiceViewSet):
     reading it (and finding visits by ``phone=``) needs ``centres.view_reception``."""
 
     permission_classes = WRITE
+    scope_path = "centre__area__path"
+    scoped_relations = {"centre": "area__path", "department": "area__path", "space": "centre__area__path"}
     personal_data = True
     queryset = Reception.objects.select_related("centre", "received_by")
     filterset_class = ReceptionFilter

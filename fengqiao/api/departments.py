@@ -163,6 +163,7 @@ class DepartmentViewSet(ServiceViewSet):
     """Functional departments (职能部门) with their catalogue of responsibilities."""
 
     permission_classes = WRITE
+    scope_path = "area__path"
     serializer_class = DepartmentSerializer
     queryset = selectors.departments_with_catalogue()
     filterset_class = DepartmentFilter
@@ -227,6 +228,7 @@ class CategoryViewSet(ServiceViewSet):
     lists are in tree order (by path)."""
 
     permission_classes = WRITE
+    scope_path = None  # reference data: one catalogue of categories for the province
     queryset = Category.objects.all()
     filterset_class = CategoryFilter
     lookup_field = "code"

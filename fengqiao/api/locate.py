@@ -3,9 +3,9 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from fengqiao.areas.grids import GridError
@@ -47,7 +47,9 @@ class LocateView(APIView):
     """Locate a GPS point: its grid of a layer, or (no grid there) the smallest area whose boundary holds it."""
 
     # Token first, so that a request without credentials gets 401 with WWW-Authenticate (not 403).
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # Expiring API tokens first, then DRF tokens, then the session (settings.REST_FRAMEWORK): a request
+    # without credentials gets 401 with WWW-Authenticate: Token, not 403.
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     permission_classes = [IsAuthenticated]
 
     @extend_schema(

@@ -1,10 +1,14 @@
 """Explicit helpers for API tests (no shared fixture namespace)."""
 
+import datetime
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from fengqiao.accounts.models import AreaAssignment, Role
+from fengqiao.areas.models import Area
 from fengqiao.departments.tests.builders import make_user
 
 
@@ -15,21 +19,37 @@ def client_for(user=None):
     return client
 
 
+def province_wide(user):
+    """Give `user` a scope over every root area that exists now, and nothing else.
+
+    The functional API tests (filters, services, masking) predate area scoping and are not about it; their users
+    act as staff of the whole test province. The assignment rows are written directly, without the service,
+    so that no role group adds permissions those tests deliberately lack and no audit event shifts their counts.
+    Scoping itself is tested in test_scoping.py and test_matrix.py.
+    """
+    for root in Area.objects.filter(parent__isnull=True, valid_to__isnull=True):
+        AreaAssignment.objects.get_or_create(
+            user=user, area=root, role=Role.LEADER, defaults={"valid_from": datetime.date(2020, 1, 1)}
+        )
+    return user
+
+
 def reader():
-    """An authenticated user without any model permission."""
+    """An authenticated user without any model permission (scope: the whole test province)."""
     user = get_user_model().objects.filter(username="reader").first() or make_user("reader")
-    return client_for(user)
+    return client_for(province_wide(user))
 
 
 def reception_reader():
     """An authenticated user whose only permission is reading the reception log (personal data)."""
     username = "reception-reader"
     user = get_user_model().objects.filter(username=username).first()
-    return client_for(user or make_user(username, perms=["centres.view_reception"]))
+    return client_for(province_wide(user or make_user(username, perms=["centres.view_reception"])))
 
 
 def writer(*perms, username="writer"):
-    return client_for(make_user(username, perms=perms))
+    """A user with `perms` (scope: the whole test province)."""
+    return client_for(province_wide(make_user(username, perms=perms)))
 
 
 def results(response):

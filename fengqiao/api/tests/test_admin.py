@@ -10,6 +10,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from rest_framework.authtoken.models import Token
 
+from fengqiao.accounts.models import MemberKind, Role
+from fengqiao.accounts.services import assign_grid, grant_area_role
 from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid
 from fengqiao.areas.tests.factories import make_boundary, make_chain, make_grid, square
 from fengqiao.audit.models import AuditEvent
@@ -30,7 +32,10 @@ def world(db):
     AreaChange.objects.create(area=chain["village"], edition="2024", kind="created")
     DivisionEdition.objects.create(label="2024", valid_from=timezone.localdate(), counts={"created": 1})
     make_boundary(chain["town"], square(113.5, 23.7))
-    make_grid(chain["village"], "G01", square(113.5, 23.7))
+    grid = make_grid(chain["village"], "G01", square(113.5, 23.7))
+    member = make_user("grid-member")
+    grant_area_role(actor="test", user=member, area=chain["village"], role=Role.GRID_MEMBER)
+    assign_grid(actor="test", user=member, grid=grid, member_kind=MemberKind.FULL_TIME)
     category = make_category("T-x")
     department = make_department(chain["county"], "sfj", catalogue=[category])
     centre = make_centre(chain["town"])
@@ -40,6 +45,9 @@ def world(db):
     )
     Group.objects.create(name="staff")
     Token.objects.create(user=root)
+    from fengqiao.security.tests.builders import one_of_each
+
+    one_of_each(root)
     DBTaskResult.objects.create(
         args_kwargs={"args": [], "kwargs": {}},
         task_path="fengqiao.tasks.example",

@@ -1,0 +1,187 @@
+"""The authorisation matrix: every route and action of /api/v1/ (walked from the router, so a new endpoint
+fails here until it is added to `EXPECTED`) called by five actors: anonymous, a citizen of the village, staff
+of another town, staff of this town, the leader of the county above. Allowed calls answer as declared; denied
+calls answer as declared and change nothing (row counts of every model and the audit trail).
+
+Objects named in URLs and bodies belong to "this town" (汤塘镇) or its village.
+"""
+
+import pytest
+from django.apps import apps
+from django.urls import resolve
+
+from fengqiao.api import v1
+from fengqiao.api.tests.helpers import client_for
+from fengqiao.api.tests.world import ACTORS, build_world
+from fengqiao.audit.models import AuditEvent
+
+V1 = "/api/v1"
+VIEWSETS = {prefix: viewset for prefix, viewset, _basename in v1.router.registry}
+STANDARD = {
+    "list": (False, "get"),
+    "create": (False, "post"),
+    "retrieve": (True, "get"),
+    "partial_update": (True, "patch"),
+}
+
+# (prefix, action) -> expected status per actor, in the order of ACTORS:
+#   anonymous, citizen (village), other town's staff, this town's staff, county leader
+EXPECTED = {
+    ("api-root", "get"): "401 200 200 200 200",
+    ("auth-token", "post"): "400 400 400 400 400",  # no password: nothing issued
+    ("locate", "get"): "401 200 200 200 200",
+    ("areas", "list"): "401 200 200 200 200",
+    ("areas", "retrieve"): "401 200 200 200 200",
+    ("areas", "children"): "401 200 200 200 200",
+    ("areas", "ancestors"): "401 200 200 200 200",
+    ("areas", "boundary"): "401 200 200 200 200",
+    ("area-changes", "list"): "401 200 200 200 200",
+    ("area-changes", "retrieve"): "401 200 200 200 200",
+    ("grid-layers", "list"): "401 200 200 200 200",
+    ("grid-layers", "retrieve"): "401 200 200 200 200",
+    ("grids", "list"): "401 200 200 200 200",
+    ("grids", "retrieve"): "401 200 404 200 200",
+    ("grids", "geojson"): "401 200 200 200 200",
+    ("departments", "list"): "401 200 200 200 200",
+    ("departments", "retrieve"): "401 404 404 200 200",
+    ("departments", "responsible"): "401 200 200 200 200",
+    ("departments", "create"): "401 403 403 201 403",
+    ("departments", "partial_update"): "401 403 404 200 403",
+    ("categories", "list"): "401 200 200 200 200",
+    ("categories", "retrieve"): "401 200 200 200 200",
+    ("categories", "tree"): "401 200 200 200 200",
+    ("categories", "create"): "401 403 403 403 403",  # system administrators only
+    ("categories", "partial_update"): "401 403 403 403 403",
+    ("centres", "list"): "401 200 200 200 200",
+    ("centres", "retrieve"): "401 404 404 200 200",
+    ("centres", "create"): "401 403 403 201 403",
+    ("centres", "partial_update"): "401 403 404 200 403",
+    ("space-types", "list"): "401 200 200 200 200",
+    ("space-types", "retrieve"): "401 200 200 200 200",
+    ("spaces", "list"): "401 200 200 200 200",
+    ("spaces", "retrieve"): "401 404 404 200 200",
+    ("spaces", "create"): "401 403 400 201 403",  # another town's centre is "no such centre"
+    ("spaces", "partial_update"): "401 403 404 200 403",
+    ("stationings", "list"): "401 200 200 200 200",
+    ("stationings", "retrieve"): "401 404 404 200 200",
+    ("stationings", "create"): "401 403 400 201 403",
+    ("stationings", "partial_update"): "401 403 404 200 403",
+    ("stationings", "end"): "401 403 404 200 403",
+    ("receptions", "list"): "401 403 200 200 403",  # personal data: view_reception
+    ("receptions", "retrieve"): "401 403 404 200 403",
+    ("receptions", "create"): "401 403 400 201 403",
+    ("receptions", "partial_update"): "401 403 404 200 403",
+}
+
+
+def walk():
+    """(key, method, detail, url_path) of every route and action the API serves."""
+    out = []
+    for prefix, viewset in VIEWSETS.items():
+        allowed = set(viewset.http_method_names)
+        for action, (detail, method) in STANDARD.items():
+            if hasattr(viewset, action) and method in allowed:
+                out.append(((prefix, action), method, detail, ""))
+        for extra in viewset.get_extra_actions():
+            for method in extra.mapping:
+                out.append(((prefix, extra.__name__), method, extra.detail, extra.url_path))
+    for pattern in v1.urlpatterns:
+        name = getattr(pattern, "name", None)
+        if name in {"api-root", "auth-token", "locate"}:
+            view = pattern.callback
+            cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+            methods = [m for m in ("get", "post") if hasattr(cls, m) or (getattr(view, "actions", None) or {}).get(m)]
+            out.append(((name, methods[0]), methods[0], False, name))
+    unique = {}
+    for route in out:  # the API root is served with and without a format suffix
+        unique.setdefault(route[0], route)
+    return list(unique.values())
+
+
+ROUTES = walk()
+
+
+def test_every_route_and_action_is_in_the_matrix_and_nothing_else():
+    walked = {key for key, *_ in ROUTES}
+    assert sorted(walked - set(EXPECTED)) == [], "add these endpoints to EXPECTED"
+    assert sorted(set(EXPECTED) - walked) == [], "these endpoints no longer exist"
+    unnamed = [p for p in v1.urlpatterns if getattr(p, "name", None) is None]
+    assert unnamed == [], "every /api/v1/ URL has a name the matrix can refer to"
+
+
+def _key(prefix, w):
+    return {
+        "areas": w["chain"]["town"].code,
+        "area-changes": w["chain"]["village"].changes.get().pk,
+        "grid-layers": "comprehensive",
+        "grids": w["grid"].pk,
+        "departments": w["department"].pk,
+        "categories": w["category"].code,
+        "centres": w["centre"].pk,
+        "space-types": w["space"].space_type.code,
+        "spaces": w["space"].pk,
+        "stationings": w["stationing"].pk,
+        "receptions": w["reception"].pk,
+    }[prefix]
+
+
+def _body(key, w):
+    village = w["chain"]["village"]
+    return {
+        ("departments", "create"): {"area": village.code, "code": "new", "name": "汤塘村委会"},
+        ("categories", "create"): {"code": "T-new", "name": "新类别"},
+        ("centres", "create"): {"area": village.code, "name": "汤塘村综治中心"},
+        ("spaces", "create"): {"centre": w["centre"].pk, "space_type": "reception-hall", "name": "群众接待厅"},
+        ("stationings", "create"): {
+            "centre": w["centre"].pk,
+            "department": w["department"].pk,
+            "staff": w["newcomer"].pk,
+            "valid_from": "2025-03-01",
+        },
+        ("stationings", "partial_update"): {"duty": "调解"},
+        ("stationings", "end"): {"valid_to": "2025-12-31"},
+        ("spaces", "partial_update"): {"seats": 6},
+        ("receptions", "create"): {"centre": w["centre"].pk, "purpose": "咨询"},
+        ("receptions", "partial_update"): {"purpose": "改"},
+        ("auth-token", "post"): {},
+    }.get(key, {"name": "改名"})
+
+
+def _request(key, method, detail, url_path, w):
+    prefix, _action = key
+    if prefix in {"api-root", "auth-token", "locate"}:
+        url = {"api-root": f"{V1}/", "auth-token": f"{V1}/auth/token/", "locate": f"{V1}/locate"}[prefix]
+    else:
+        url = f"{V1}/{prefix}/" + (f"{_key(prefix, w)}/" if detail else "") + (f"{url_path}/" if url_path else "")
+    params = {
+        ("locate", "get"): {"lon": "113.55", "lat": "23.75"},
+        ("departments", "responsible"): {"area": w["chain"]["village"].code, "category": w["category"].code},
+    }.get(key, {})
+    if method == "get":
+        return url, params, None
+    return url, None, _body(key, w)
+
+
+def snapshot():
+    models = [m for m in apps.get_models() if m.__module__.startswith(("fengqiao.", "rest_framework.authtoken"))]
+    return {m._meta.label: m.objects.count() for m in models} | {"audit": AuditEvent.objects.count()}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r[0][0]}:{r[0][1]}")
+@pytest.mark.django_db
+def test_the_authorisation_matrix(route):
+    key, method, detail, url_path = route
+    w = build_world()
+    url, params, body = _request(key, method, detail, url_path, w)
+    resolve(url.split("?")[0])  # the URL we built is one the API serves
+    expected = dict(zip(ACTORS, (int(code) for code in EXPECTED[key].split()), strict=True))
+    # denied actors first, so the one allowed write acts on an untouched world
+    for actor in sorted(ACTORS, key=lambda a: expected[a] < 300):
+        client = client_for(w["actors"][actor])
+        before = snapshot() if method != "get" else None
+        response = client.get(url, params) if method == "get" else getattr(client, method)(url, body, format="json")
+        assert response.status_code == expected[actor], (actor, key, response.status_code, response.content[:300])
+        if method != "get" and expected[actor] >= 300:
+            assert snapshot() == before, (actor, key, "a refused write changed the database")
+        if expected[actor] in {403, 404} and method == "get" and detail:
+            assert "汤塘" not in response.content.decode(), (actor, key, "a refusal leaked the object")
