@@ -19,8 +19,9 @@ setup: $(STAMP) messages
 messages: $(STAMP)
 	@$(BIN)/python -m fengqiao.core.messages
 
+# The demo serves with the second factor switched off (a red banner says so on every admin page).
 demo: setup
-	$(BIN)/fengqiao demo
+	FENGQIAO_DEMO_NO_2FA=1 $(BIN)/fengqiao demo
 
 demo-build: setup
 	$(BIN)/fengqiao demo --no-serve

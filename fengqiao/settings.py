@@ -36,6 +36,8 @@ SECRET_KEY = env("SECRET_KEY") or "dev-only-insecure-key-set-FENGQIAO_SECRET_KEY
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 
 INSTALLED_APPS = [
+    # Before the admin: its admin/base_site.html adds the demo-mode banner to every admin page (ADR 0010).
+    "fengqiao.security",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "fengqiao.security.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fengqiao.core.middleware.RequestContextMiddleware",
 ]
@@ -74,6 +77,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "fengqiao.urls"
 WSGI_APPLICATION = "fengqiao.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Counts failed sign-ins and refuses locked usernames and addresses (admin login and the API token endpoint).
+AUTHENTICATION_BACKENDS = ["fengqiao.security.backends.LockoutModelBackend"]
 
 TEMPLATES = [
     {
@@ -110,7 +115,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # 等保 level 3 asks for complexity: at least three of lower case, upper case, digits and symbols.
+    {"NAME": "fengqiao.security.validators.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
 ]
+
+# Login security (ADR 0010). Times in seconds.
+# Failed sign-ins (password or second factor) within the window that lock a username / a client address.
+LOCKOUT_THRESHOLD = int(env("LOCKOUT_THRESHOLD", "5"))
+LOCKOUT_ADDRESS_THRESHOLD = int(env("LOCKOUT_ADDRESS_THRESHOLD", "50"))
+LOCKOUT_WINDOW_SECONDS = int(env("LOCKOUT_WINDOW_SECONDS", "900"))
+LOCKOUT_SECONDS = int(env("LOCKOUT_SECONDS", "900"))
+# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR as the client address).
+NUM_PROXIES = int(env("NUM_PROXIES", "0"))
+# A signed-in session ends after this much inactivity, and in any case after SESSION_COOKIE_AGE.
+SESSION_IDLE_SECONDS = int(env("SESSION_IDLE_SECONDS", "900"))
+SESSION_COOKIE_AGE = int(env("SESSION_MAX_AGE_SECONDS", str(8 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Lifetime of a new API token when none is given.
+API_TOKEN_DAYS = int(env("API_TOKEN_DAYS", "90"))
+# Roles whose holders must use a second factor (TOTP): `staff` means Django's is_staff; other values are
+# fengqiao.accounts roles. Superusers always need one.
+TOTP_ROLES = [
+    r.strip()
+    for r in env(
+        "TOTP_ROLES",
+        "staff,centre_staff,department_staff,leader,administrator,system_admin,security_admin,audit_admin",
+    ).split(",")
+    if r.strip()
+]
+# Demo only: switch the second-factor requirement off (every admin page then says so).
+DEMO_NO_2FA = env_bool("DEMO_NO_2FA", False)
 
 LANGUAGE_CODE = env("LANGUAGE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -133,6 +167,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
+        # Expiring, revocable tokens (ADR 0010); DRF's plain tokens stay accepted until the switch-over.
+        "fengqiao.security.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

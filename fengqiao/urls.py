@@ -11,4 +11,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
-urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
+urlpatterns += i18n_patterns(
+    # The two-step sign-in takes over admin/login/ (ADR 0010), so it comes before the admin site.
+    path("", include("fengqiao.security.urls")),
+    path("admin/", admin.site.urls),
+    prefix_default_language=False,
+)

@@ -1,0 +1,106 @@
+"""Per-user API tokens that expire and can be revoked.
+
+A key looks like ``fq_<prefix>_<secret>``; the prefix identifies it in lists and logs, the whole key is shown
+once and only its SHA-256 is stored (the key carries 256 random bits, so a fast hash is enough).
+"""
+
+import datetime
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from fengqiao.audit import services as audit
+from fengqiao.security import clock
+from fengqiao.security.models import ApiToken
+
+KEY_PREFIX = "fq_"
+MAX_DAYS = 366
+LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+
+
+class TokenRejected(Exception):
+    """The key is unknown, expired, revoked or belongs to a deactivated user; the message says which."""
+
+
+def key_hash(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue(*, actor, user, name="", days=None):
+    """A new token for `user`; returns (token, key). The key is not stored and cannot be shown again."""
+    days = settings.API_TOKEN_DAYS if days is None else days
+    if user is None or not user.pk:
+        raise ValidationError({"user": _("No such user.")})
+    if not user.is_active:
+        raise ValidationError({"user": _("User %(user)s is deactivated: no token can be issued.") % {"user": user}})
+    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise ValidationError({"days": _("A token lasts from 1 to %(max)d days.") % {"max": MAX_DAYS}})
+    name = (name or "").strip()
+    if len(name) > 100:
+        raise ValidationError({"name": _("The name is longer than 100 characters.")})
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    now = clock.now()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=prefix,
+            key_hash=key_hash(key),
+            created_at=now,
+            expires_at=now + datetime.timedelta(days=days),
+        )
+        audit.record(
+            actor=actor,
+            action="security.token_issued",
+            obj=token,
+            summary=f"API token {prefix} for {user.get_username()}, {days} days",
+            data={"user": user.pk, "prefix": prefix, "name": name, "expires_at": token.expires_at.isoformat()},
+        )
+    return token, key
+
+
+def revoke(*, actor, token):
+    """Revoke `token` now. Refuses one already revoked."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is not None:
+            raise ValidationError(_("Token %(prefix)s is already revoked.") % {"prefix": token.prefix})
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor,
+            action="security.token_revoked",
+            obj=token,
+            summary=f"API token {token.prefix} of {token.user.get_username()} revoked",
+            data={"user": token.user_id, "prefix": token.prefix},
+        )
+    return token
+
+
+def revoke_all(*, actor, user):
+    """Revoke every live token of `user`; returns how many."""
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    return len([revoke(actor=actor, token=token) for token in live])
+
+
+def authenticate_key(key):
+    """The active token for `key`, or TokenRejected with a message that says why. Writes only last_used_at."""
+    token = ApiToken.objects.select_related("user").filter(key_hash=key_hash(key)).first()
+    if token is None:
+        raise TokenRejected(_("Invalid token."))
+    now = clock.now()
+    if token.revoked_at is not None:
+        raise TokenRejected(_("This token was revoked."))
+    if token.expires_at <= now:
+        raise TokenRejected(_("This token expired on %(date)s.") % {"date": f"{token.expires_at:%Y-%m-%d %H:%M} UTC"})
+    if not token.user.is_active:
+        raise TokenRejected(_("The user of this token is deactivated."))
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
