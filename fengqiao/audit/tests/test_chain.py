@@ -40,6 +40,8 @@ def insert_raw(event, pk):
         " '', '', %s, %s)",
         [pk, event.occurred_at, event.actor_label, event.action, event.event_type, event.summary, "{}", *event_hashes],
     )
+    if connection.vendor == "postgresql":  # an explicit id does not advance the sequence there
+        raw("SELECT setval(pg_get_serial_sequence('audit_auditevent', 'id'), (SELECT MAX(id) FROM audit_auditevent))")
 
 
 def test_a_clean_chain_verifies_and_links_each_row_to_the_one_before():

@@ -34,19 +34,17 @@ def rotate(*, actor):
     with transaction.atomic():
         for model, (names, hashes) in encrypted_fields().items():
             rows = 0
-            qs = model._default_manager.order_by("pk").only("pk", *names, *hashes.values())
-            batch = []
-            for obj in qs.iterator(chunk_size=BATCH):
-                for name, hash_name in hashes.items():
-                    value = getattr(obj, name)
-                    setattr(obj, hash_name, lookup_hash(value) if value else "")
-                batch.append(obj)
-                if len(batch) == BATCH:
-                    model._default_manager.bulk_update(batch, [*names, *hashes.values()])
-                    rows += len(batch)
-                    batch = []
-            if batch:
-                model._default_manager.bulk_update(batch, [*names, *hashes.values()])
+            fields = [*names, *hashes.values()]
+            # Batches by primary key rather than a server-side cursor: an undecryptable value raises mid-way
+            # and the transaction must roll back cleanly on every database.
+            pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
+            for start in range(0, len(pks), BATCH):
+                batch = list(model._default_manager.filter(pk__in=pks[start : start + BATCH]).only("pk", *fields))
+                for obj in batch:
+                    for name, hash_name in hashes.items():
+                        value = getattr(obj, name)
+                        setattr(obj, hash_name, lookup_hash(value) if value else "")
+                model._default_manager.bulk_update(batch, fields)
                 rows += len(batch)
             counts[model._meta.label] = rows
         audit.record(actor=actor, action="security.rotate_keys", summary=f"re-encrypted {counts}", data=counts)
