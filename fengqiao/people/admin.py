@@ -1,0 +1,110 @@
+"""Read-only admins of the registers: personal values are shown masked only. Writes go through the API (and its
+services); the plaintext is seen only through the audited unmask action. Searching for a complete ID number or
+phone number finds persons through the keyed hashes."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from fengqiao.core.crypto import lookup_hash
+from fengqiao.core.identity import IdentityError, normalise_phone
+from fengqiao.core.masking import mask, mask_id_number, mask_name, mask_phone
+from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Household)
+class HouseholdAdmin(ReadOnlyAdmin):
+    list_display = ["number", "area", "grid", "masked_address"]
+    fields = readonly_fields = ["area", "grid", "number", "masked_address"]
+    search_fields = ["number"]
+    list_select_related = ["area", "grid"]
+
+    @admin.display(description=_("address"))
+    def masked_address(self, obj):
+        return mask(obj.address, 6, 0) or "—"
+
+
+@admin.register(Person)
+class PersonAdmin(ReadOnlyAdmin):
+    list_display = ["masked_name", "area", "residence_type", "masked_id_number", "masked_phone", "sex"]
+    fields = readonly_fields = [
+        "area",
+        "grid",
+        "household",
+        "relationship",
+        "residence_type",
+        "masked_name",
+        "masked_id_number",
+        "birth_date",
+        "sex",
+        "masked_phone",
+        "ethnicity",
+    ]
+    list_filter = ["residence_type", "sex"]
+    list_select_related = ["area"]
+    search_fields = ["ethnicity"]
+
+    @admin.display(description=_("name"))
+    def masked_name(self, obj):
+        return mask_name(obj.name) or "—"
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, obj):
+        return mask_id_number(obj.id_number) or "—"
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone) or "—"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = "".join(search_term.split()).upper()
+        if len(term) == 18:
+            return queryset.filter(id_number_hash=lookup_hash(term)), False
+        if len(term) >= 7:
+            try:
+                return queryset.filter(phone_hash=lookup_hash(normalise_phone(term))), False
+            except IdentityError:
+                pass
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(Building)
+class BuildingAdmin(ReadOnlyAdmin):
+    list_display = ["address", "area", "grid", "floors", "use"]
+    list_filter = ["use"]
+    search_fields = ["address"]
+
+
+@admin.register(Place)
+class PlaceAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "area", "safety_status", "safety_date"]
+    list_filter = ["kind", "safety_status"]
+    search_fields = ["name", "address"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "area", "credit_code", "points"]
+    list_filter = ["kind"]
+    search_fields = ["name", "credit_code"]
+
+
+@admin.register(SpecialCare)
+class SpecialCareAdmin(ReadOnlyAdmin):
+    """The details are never shown here (sensitive personal information)."""
+
+    list_display = ["person", "category", "risk_level", "since", "retention_until"]
+    fields = readonly_fields = ["person", "category", "risk_level", "since", "retention_until"]
+    list_filter = ["category", "risk_level"]
