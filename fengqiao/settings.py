@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "fengqiao.areas",
     "fengqiao.departments",
     "fengqiao.centres",
+    "fengqiao.people",
     "fengqiao.api",
     "fengqiao.demo",
 ]
@@ -125,8 +126,9 @@ LOCKOUT_THRESHOLD = int(env("LOCKOUT_THRESHOLD", "5"))
 LOCKOUT_ADDRESS_THRESHOLD = int(env("LOCKOUT_ADDRESS_THRESHOLD", "50"))
 LOCKOUT_WINDOW_SECONDS = int(env("LOCKOUT_WINDOW_SECONDS", "900"))
 LOCKOUT_SECONDS = int(env("LOCKOUT_SECONDS", "900"))
-# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR as the client address).
-NUM_PROXIES = int(env("NUM_PROXIES", "0"))
+# Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed when reading the
+# client's address (audit rows, lockouts); empty: REMOTE_ADDR only. See fengqiao.core.context.
+TRUSTED_PROXIES = [p.strip() for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()]
 # A signed-in session ends after this much inactivity, and in any case after SESSION_COOKIE_AGE.
 SESSION_IDLE_SECONDS = int(env("SESSION_IDLE_SECONDS", "900"))
 SESSION_COOKIE_AGE = int(env("SESSION_MAX_AGE_SECONDS", str(8 * 3600)))
@@ -167,9 +169,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
-        # Expiring, revocable tokens (ADR 0010); DRF's plain tokens stay accepted until the switch-over.
+        # Expiring, revocable tokens (ADR 0010), issued by /api/v1/auth/token/ and `fengqiao token create`.
+        # DRF's permanent tokens (rest_framework.authtoken) are no longer accepted.
         "fengqiao.security.authentication.ExpiringTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

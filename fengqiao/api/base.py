@@ -74,7 +74,7 @@ class GeoJSONRenderer(JSONRenderer):
 
 class BaseViewSet(GenericViewSet):
     # Token first, so a request without credentials gets 401 with ``WWW-Authenticate: Token`` (not 403).
-    # Expiring API tokens first, then DRF tokens, then the session (settings.REST_FRAMEWORK): a request
+    # Expiring API tokens first, then the session (settings.REST_FRAMEWORK): a request
     # without credentials gets 401 with WWW-Authenticate: Token, not 403.
     authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     # True when the rows hold personal data: reads then need the model's view permission too.

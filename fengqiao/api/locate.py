@@ -47,7 +47,7 @@ class LocateView(APIView):
     """Locate a GPS point: its grid of a layer, or (no grid there) the smallest area whose boundary holds it."""
 
     # Token first, so that a request without credentials gets 401 with WWW-Authenticate (not 403).
-    # Expiring API tokens first, then DRF tokens, then the session (settings.REST_FRAMEWORK): a request
+    # Expiring API tokens first, then the session (settings.REST_FRAMEWORK): a request
     # without credentials gets 401 with WWW-Authenticate: Token, not 403.
     authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     permission_classes = [IsAuthenticated]

@@ -1,11 +1,10 @@
 """/api/v1/: the versioned REST API. Every viewset is registered here (a test walks this router)."""
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from fengqiao.api.areas import AreaChangeViewSet, AreaViewSet, GridLayerViewSet, GridViewSet
+from fengqiao.api.auth import TokenView
 from fengqiao.api.centres import (
     CentreViewSet,
     ReceptionViewSet,
@@ -15,8 +14,14 @@ from fengqiao.api.centres import (
 )
 from fengqiao.api.departments import CategoryViewSet, DepartmentViewSet
 from fengqiao.api.locate import LocateView
-
-TokenView = extend_schema_view(post=extend_schema(tags=["auth"], summary="Obtain an API token"))(ObtainAuthToken)
+from fengqiao.api.people import (
+    BuildingViewSet,
+    HouseholdViewSet,
+    OrganisationViewSet,
+    PersonViewSet,
+    PlaceViewSet,
+    SpecialCareViewSet,
+)
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
@@ -30,6 +35,12 @@ router.register("space-types", SpaceTypeViewSet, basename="space-type")
 router.register("spaces", ServiceSpaceViewSet, basename="space")
 router.register("stationings", StationingViewSet, basename="stationing")
 router.register("receptions", ReceptionViewSet, basename="reception")
+router.register("households", HouseholdViewSet, basename="household")
+router.register("persons", PersonViewSet, basename="person")
+router.register("buildings", BuildingViewSet, basename="building")
+router.register("places", PlaceViewSet, basename="place")
+router.register("organisations", OrganisationViewSet, basename="organisation")
+router.register("special-care", SpecialCareViewSet, basename="special-care")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -1,5 +1,6 @@
 """The demo's institutions: governance centres with their service spaces, departments with their catalogue of
-responsibilities, and the demo users (stationed in centres through the centres service).
+responsibilities, and the demo users: staff stationed in centres through the centres service, and one user per
+role (ADR 0009) granted over a real place of the demo county through the accounts services.
 
 Rows that already exist are left alone, so a rebuild writes nothing.
 """
@@ -15,8 +16,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from fengqiao.accounts.models import AreaAssignment, GridAssignment, MemberKind, Role
+from fengqiao.accounts.services import assign_grid, grant_area_role
 from fengqiao.areas.codes import Level
-from fengqiao.areas.models import Area
+from fengqiao.areas.models import Area, Grid
 from fengqiao.centres.models import Centre, ServiceSpace, SpaceType, Stationing
 from fengqiao.demo import plan as planning
 from fengqiao.demo import sources
@@ -36,6 +39,23 @@ DEMO_STAFF = [
     ("demo-staff-police", "县综治中心工作人员（公安局派驻）", "county", "public-security", "monitoring-analysis"),
     ("demo-staff-town", "镇综治中心工作人员（综治办）", "town", "comprehensive-governance", "grid-management"),
 ]
+# One user per role (accounts.Role), over a place of the demo county: "village" = the first village of "town"
+# (the county's first town), "county", or "province". Office roles get is_staff (the admin site).
+# username, role, place, description, is_staff
+DEMO_ROLE_USERS = [
+    ("demo-citizen", Role.CITIZEN, "village", "村民", False),
+    ("demo-grid-member", Role.GRID_MEMBER, "village", "专职网格员（负责本村一个综合网格）", False),
+    ("demo-informant", Role.INFORMANT, "village", "村平安信息员", False),
+    ("demo-centre-staff", Role.CENTRE_STAFF, "town", "镇综治中心工作人员", True),
+    ("demo-department-staff", Role.DEPARTMENT_STAFF, "county", "县职能部门工作人员", True),
+    ("demo-mediator", Role.MEDIATOR, "town", "镇人民调解员", False),
+    ("demo-leader", Role.LEADER, "county", "县委政法委领导", True),
+    ("demo-volunteer", Role.VOLUNTEER, "town", "平安志愿者", False),
+    ("demo-administrator", Role.ADMINISTRATOR, "county", "县综治中心业务管理员", True),
+    ("demo-system-admin", Role.SYSTEM_ADMIN, "province", "系统管理员（三权分立）", True),
+    ("demo-security-admin", Role.SECURITY_ADMIN, "province", "安全管理员（三权分立）", True),
+    ("demo-audit-admin", Role.AUDIT_ADMIN, "province", "审计管理员（三权分立）", True),
+]
 
 
 @dataclass
@@ -43,6 +63,7 @@ class DemoUser:
     username: str
     role: str
     password: str | None  # set only when this run chose or reset it (printed once, never stored)
+    area: str = ""  # where the role or post is held
 
 
 @dataclass
@@ -171,11 +192,12 @@ def write_users(report, *, actor, password=None):
     password, chosen = password or demo_password()
     hashed = None
 
-    def ensure(username, role, **flags):
+    def ensure(username, role, area=None, **flags):
         nonlocal hashed
+        where = f"{area.name} {area.code}" if area is not None else ""
         user = User.objects.filter(username=username).first()
         if user is not None and not (chosen and not user.check_password(password)):
-            report.users.append(DemoUser(username, role, None))
+            report.users.append(DemoUser(username, role, None, where))
             return user
         hashed = hashed or make_password(password)  # hashed once: hashing is deliberately slow
         if user is None:
@@ -185,7 +207,7 @@ def write_users(report, *, actor, password=None):
             user.password = hashed
             user.save(update_fields=["password"])
             report.written["passwords reset"] += 1
-        report.users.append(DemoUser(username, role, password))
+        report.users.append(DemoUser(username, role, password, where))
         return user
 
     ensure("admin", "系统管理员（超级用户）", is_staff=True, is_superuser=True)
@@ -197,12 +219,50 @@ def write_users(report, *, actor, password=None):
     county = Area.objects.filter(code=sources.DEMO_COUNTY).first()
     town = Area.objects.filter(parent=county, level=Level.TOWN).order_by("code").first() if county else None
     for username, role, where, dep_code, space_code in DEMO_STAFF:
-        user = ensure(username, role, is_staff=True)
+        area = county if where == "county" else town
+        user = ensure(username, role, area, is_staff=True)
         if not user.groups.filter(pk=group.pk).exists():
             user.groups.add(group)
-        area = county if where == "county" else town
         if area is not None:
             _station(report, actor=actor, user=user, area=area, dep_code=dep_code, space_code=space_code, duty=role)
+    places = _role_places(county)
+    if places is None:
+        return
+    for username, role, where, description, is_staff in DEMO_ROLE_USERS:
+        area = places[where]
+        user = ensure(username, f"{description} [{role}]", area, is_staff=is_staff)
+        _grant(report, actor=actor, user=user, area=area, role=role)
+    _assign_grid(report, actor=actor, user=User.objects.get(username="demo-grid-member"), village=places["village"])
+
+
+def _role_places(county):
+    """{"village", "town", "county", "province"} Areas for the role users, or None without the demo county."""
+    if county is None or county.valid_to is not None:
+        return None
+    town = Area.objects.current().filter(parent=county, level=Level.TOWN).order_by("code").first()
+    village = Area.objects.current().filter(parent=town, level=Level.VILLAGE).order_by("code").first() if town else None
+    province = next((a for a in county.ancestors(include_self=False) if a.level == Level.PROVINCE), None)
+    if None in (town, village, province):
+        return None
+    return {"village": village, "town": town, "county": county, "province": province}
+
+
+def _grant(report, *, actor, user, area, role):
+    if AreaAssignment.objects.current().filter(user=user, area=area, role=role).exists():
+        return
+    grant_area_role(actor=actor, user=user, area=area, role=role, note="演示数据")
+    report.written["role assignments"] += 1
+
+
+def _assign_grid(report, *, actor, user, village):
+    """The grid member patrols the village's first comprehensive grid."""
+    if GridAssignment.objects.current().filter(user=user).exists():
+        return
+    grid = Grid.objects.current().filter(area=village, layer__code=planning.COMPREHENSIVE).order_by("code").first()
+    if grid is None:
+        return
+    assign_grid(actor=actor, user=user, grid=grid, member_kind=MemberKind.FULL_TIME)
+    report.written["grid assignments"] += 1
 
 
 def _station(report, *, actor, user, area, dep_code, space_code, duty):

@@ -1,8 +1,8 @@
 """DRF authentication with the expiring, revocable per-user API tokens of `fengqiao.security` (ADR 0010).
 
-``Authorization: Token fq_…``. Keys without the ``fq_`` prefix are left to the next authentication class
-(DRF's plain tokens, until the switch-over). Expired and revoked tokens and tokens of deactivated users get
-401 with a message that says which; nothing is written for them.
+``Authorization: Token fq_…``. Expired and revoked tokens and tokens of deactivated users get 401 with a
+message that says which; nothing is written for them. Keys without the ``fq_`` prefix (DRF's permanent tokens,
+no longer accepted) get 401 saying where a new key comes from.
 """
 
 from django.utils.translation import gettext as _
@@ -26,7 +26,9 @@ class ExpiringTokenAuthentication(BaseAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token header: the key has invalid characters.")) from None
         if not key.startswith(tokens.KEY_PREFIX):
-            return None
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token: API keys start with fq_. Ask for a new one at /api/v1/auth/token/.")
+            )
         try:
             token = tokens.authenticate_key(key)
         except tokens.TokenRejected as exc:

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
+from fengqiao.core.context import request_client_address
 from fengqiao.security.services import lockout
 
 
@@ -17,7 +18,7 @@ class LockoutModelBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None
-        address = lockout.client_address(request)
+        address = request_client_address(request)
         if lockout.active_lockout(username=username, address=address) is not None:
             raise PermissionDenied  # stops authenticate(); the caller sees a failed sign-in
         user = super().authenticate(request, username=username, password=password, **kwargs)

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from fengqiao.core.context import request_client_address
 from fengqiao.security.services import lockout
 
 
@@ -13,7 +14,7 @@ class SignInForm(AdminAuthenticationForm):
 
     def clean(self):
         username = self.cleaned_data.get("username")
-        lock = lockout.active_lockout(username=username or "", address=lockout.client_address(self.request))
+        lock = lockout.active_lockout(username=username or "", address=request_client_address(self.request))
         if lock is not None:
             until = timezone.localtime(lock.locked_until)
             raise ValidationError(

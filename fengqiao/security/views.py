@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
+from fengqiao.core.context import request_client_address
 from fengqiao.security import clock, policy
 from fengqiao.security.forms import CodeForm, SignInForm
 from fengqiao.security.middleware import LAST_SEEN
@@ -67,7 +68,7 @@ def _complete(request, user, backend, second_factor=""):
     request.session.pop(PENDING, None)
     login(request, user, backend=backend)
     request.session[LAST_SEEN] = clock.now().timestamp()
-    lockout.record_success(user=user, address=lockout.client_address(request), second_factor=second_factor)
+    lockout.record_success(user=user, address=request_client_address(request), second_factor=second_factor)
 
 
 @sensitive_post_parameters()
@@ -102,7 +103,7 @@ def verify(request):
         return _restart(request, _("Sign in with your password first."))
     if not policy.has_device(user):
         return redirect("security:enrol")
-    address = lockout.client_address(request)
+    address = request_client_address(request)
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if lockout.active_lockout(username=user.get_username(), address=address) is not None:

@@ -43,6 +43,9 @@ def world(db):
     centre_services.log_reception(
         actor=root, centre=centre, purpose="咨询", visitor_name="欧阳娜娜", visitor_phone="13800138000"
     )
+    from fengqiao.people.tests.builders import people_world
+
+    people_world({"chain": chain, "grid": grid})
     Group.objects.create(name="staff")
     Token.objects.create(user=root)
     from fengqiao.security.tests.builders import one_of_each

@@ -5,7 +5,6 @@ changes nothing when it refuses)."""
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.views import APIView
@@ -21,6 +20,7 @@ from fengqiao.centres import services
 from fengqiao.centres.models import Reception
 from fengqiao.centres.tests.builders import make_centre, make_space, station
 from fengqiao.departments.tests.builders import make_category, make_department, make_user
+from fengqiao.people.tests.builders import people_world
 
 V1 = "/api/v1"
 VIEWSETS = {prefix: viewset for prefix, viewset, _basename in router.registry}
@@ -56,6 +56,7 @@ def world(db):
     stationing = station(centre, department, make_user("li"), space=space)
     category = make_category("T-x")
     reception = services.log_reception(actor="t", centre=centre, purpose="x", visitor_phone="13800138000")
+    people = people_world({"chain": chain})
     return {
         "areas": chain["town"].code,
         "area-changes": None,
@@ -68,6 +69,12 @@ def world(db):
         "spaces": space.pk,
         "stationings": stationing.pk,
         "receptions": reception.pk,
+        "households": people["household"].pk,
+        "persons": people["person"].pk,
+        "buildings": people["building"].pk,
+        "places": people["place"].pk,
+        "organisations": people["organisation"].pk,
+        "special-care": people["special_care"].pk,
     }
 
 
@@ -87,7 +94,7 @@ PUBLIC = sorted(p for p in VIEWSETS if p not in PERSONAL)
 
 
 def test_the_registries_holding_personal_data_are_marked():
-    assert PERSONAL == ["receptions"]
+    assert PERSONAL == ["households", "persons", "receptions", "special-care"]
 
 
 def _view_permission(prefix):
@@ -167,7 +174,20 @@ WRITABLE = sorted(p for p, v in VIEWSETS.items() if issubclass(v, ServiceViewSet
 
 
 def test_the_writable_resources_are_exactly_the_ones_with_services():
-    assert WRITABLE == ["categories", "centres", "departments", "receptions", "spaces", "stationings"]
+    assert WRITABLE == [
+        "buildings",
+        "categories",
+        "centres",
+        "departments",
+        "households",
+        "organisations",
+        "persons",
+        "places",
+        "receptions",
+        "spaces",
+        "special-care",
+        "stationings",
+    ]
 
 
 @pytest.mark.parametrize("prefix", WRITABLE)
@@ -194,23 +214,15 @@ def test_scope_queryset_restricts_every_list_and_detail(world, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_a_token_from_drf_create_token_authenticates():
-    make_user("api-user")
-    call_command("drf_create_token", "api-user", stdout=io.StringIO())
-    token = Token.objects.get(user__username="api-user")
+def test_a_token_from_fengqiao_token_create_authenticates_and_drf_tokens_no_longer_do():
+    user = make_user("api-user")
+    out = io.StringIO()
+    call_command("token", "create", "api-user", stdout=out)
+    key = next(word for word in out.getvalue().split() if word.startswith("fq_"))
     client = client_for(None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(f"{V1}/areas/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get(f"{V1}/areas/").status_code == 401
     client.credentials(HTTP_AUTHORIZATION="Token wrong")
     assert client.get(f"{V1}/areas/").status_code == 401
-
-
-@pytest.mark.django_db
-def test_the_token_endpoint_issues_a_token_for_a_password(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    get_user_model().objects.create_user("pw-user", password="a long test password")
-    client = client_for(None)
-    response = client.post(f"{V1}/auth/token/", {"username": "pw-user", "password": "a long test password"})
-    assert response.status_code == 200
-    assert response.json()["token"] == Token.objects.get(user__username="pw-user").key
-    assert client.post(f"{V1}/auth/token/", {"username": "pw-user", "password": "nope"}).status_code == 400

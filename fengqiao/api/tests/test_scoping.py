@@ -66,6 +66,12 @@ def test_reference_data_is_unscoped_and_everything_else_scoped_by_area():
         "spaces": "centre__area__path",
         "stationings": "centre__area__path",
         "receptions": "centre__area__path",
+        "households": "area__path",
+        "persons": "area__path",
+        "buildings": "area__path",
+        "places": "area__path",
+        "organisations": "area__path",
+        "special-care": "person__area__path",
     }
 
 

@@ -5,7 +5,6 @@ from django.urls import path
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from shapely.geometry import box
 
@@ -309,9 +308,12 @@ def test_api_locate_needs_authentication(world):
 
 @pytest.mark.urls(__name__)
 def test_api_locate_accepts_a_token(world, django_user_model):
-    token = Token.objects.create(user=django_user_model.objects.create_user("t", password="not-used-here-123"))
+    from fengqiao.security.services import tokens
+
+    user = django_user_model.objects.create_user("t", password="not-used-here-123")
+    _token, key = tokens.issue(actor="test", user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/locate", {"lon": 113.505, "lat": 23.805}).status_code == 200
 
 

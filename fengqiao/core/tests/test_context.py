@@ -5,8 +5,8 @@ import ipaddress
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
-from fengqiao.core.context import current_client_address, current_request_id
-from fengqiao.core.middleware import RequestContextMiddleware, client_address
+from fengqiao.core.context import client_address, current_client_address, current_request_id
+from fengqiao.core.middleware import RequestContextMiddleware
 
 PROXY = [ipaddress.ip_network("10.0.0.0/8")]
 
@@ -33,7 +33,7 @@ def test_the_middleware_sets_request_id_and_address_for_the_request_only():
     request.META["REMOTE_ADDR"] = "10.1.2.3"
     RequestContextMiddleware(view)(request)
     assert seen == {"request_id": "abc", "address": "10.1.2.3"}
-    with override_settings(FENGQIAO_TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1"):
+    with override_settings(TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1"):
         RequestContextMiddleware(view)(request)
     assert seen["address"] == "198.51.100.7"
     assert (current_request_id(), current_client_address()) == ("", "")

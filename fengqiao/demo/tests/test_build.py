@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 
+from fengqiao.accounts.models import AreaAssignment, GridAssignment, Role
+from fengqiao.accounts.scope import Scope
 from fengqiao.areas.codes import Level
 from fengqiao.areas.coverage import check_coverage
 from fengqiao.areas.locate import locate
@@ -17,12 +19,25 @@ from fengqiao.audit.models import AuditEvent
 from fengqiao.centres.models import Centre, ServiceSpace, Stationing
 from fengqiao.demo import build
 from fengqiao.demo.build import DemoError, build_demo
+from fengqiao.demo.institutions import DEMO_ROLE_USERS
 from fengqiao.demo.sources import DEMO_COUNTY
 from fengqiao.demo.tests.helpers import coverage_errors
 from fengqiao.departments.models import Department, Responsibility
 
 ABSENT = "/nonexistent/shared-data"
-MODELS = [Area, AreaChange, Boundary, Grid, Centre, ServiceSpace, Stationing, Department, Responsibility]
+MODELS = [
+    Area,
+    AreaChange,
+    Boundary,
+    Grid,
+    Centre,
+    ServiceSpace,
+    Stationing,
+    Department,
+    Responsibility,
+    AreaAssignment,
+    GridAssignment,
+]
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +156,37 @@ def test_demo_users_get_a_random_password_shown_once(county_demo, county):
     assert Stationing.objects.filter(staff=staff, centre__area=county).exists()
 
 
+def test_every_role_has_a_demo_user_with_a_current_assignment_in_the_county(county_demo, county):
+    current = AreaAssignment.objects.current().select_related("area", "user")
+    over_the_county = [a for a in current if a.area.path.startswith(county.path) or county.path.startswith(a.area.path)]
+    assert {a.role for a in over_the_county} == set(Role.values)
+    listed = {u.username: u for u in county_demo.users}
+    for username, role, _where, _description, _staff in DEMO_ROLE_USERS:
+        assert any(a.user.username == username and a.role == role for a in over_the_county), username
+        assert role in listed[username].role and listed[username].area  # the summary says role and area
+    places = {(a.user.username, a.area.level) for a in over_the_county}
+    assert ("demo-citizen", Level.VILLAGE) in places and ("demo-leader", Level.COUNTY) in places
+    assert ("demo-audit-admin", Level.PROVINCE) in places and ("demo-centre-staff", Level.TOWN) in places
+
+
+def test_the_demo_grid_member_patrols_a_grid_of_their_village(county_demo, county):
+    member = get_user_model().objects.get(username="demo-grid-member")
+    village = AreaAssignment.objects.get(user=member, role=Role.GRID_MEMBER).area
+    assignment = GridAssignment.objects.current().select_related("grid").get(user=member)
+    assert assignment.grid.area_id == village.pk and village.level == Level.VILLAGE
+
+
+def test_the_town_centre_staff_scope_covers_their_town_only(county_demo, county):
+    staff = get_user_model().objects.get(username="demo-centre-staff")
+    town = AreaAssignment.objects.get(user=staff).area
+    other = Area.objects.current().filter(parent=county, level=Level.TOWN).exclude(pk=town.pk).first()
+    scope = Scope.for_user(staff)
+    assert town.level == Level.TOWN and town.parent_id == county.pk
+    assert scope.covers(town) and not scope.covers(other) and not scope.covers(county)
+    village = Area.objects.filter(parent=town).first()
+    assert scope.covers(village)
+
+
 def test_building_again_changes_nothing(county_demo, county):
     before = {m.__name__: m.objects.count() for m in MODELS}
     hashes = sorted(Grid.objects.values_list("code", "geometry_hash", "updated_at"))
@@ -167,7 +213,7 @@ def test_a_chosen_demo_password_resets_the_demo_users(county_demo, county, monke
     monkeypatch.setenv("FENGQIAO_DEMO_PASSWORD", "fengqiao-demo-Qy6913")
     report = build_demo(actor="test", scale="county", data_dir=ABSENT)
     assert get_user_model().objects.get(username="admin").check_password("fengqiao-demo-Qy6913")
-    assert report.written["passwords reset"] == 4
+    assert report.written["passwords reset"] == 4 + len(DEMO_ROLE_USERS)
 
 
 def test_province_scale_needs_the_shared_data(county_demo, db, tmp_path):
@@ -182,3 +228,6 @@ def test_demo_command_builds_and_prints_a_summary_without_serving(county_demo, c
     assert "written this run: nothing (already built)" in out
     assert "comprehensive grids" in out
     assert "admin" in out and "password unchanged" in out
+    centre_staff = next(line for line in out.splitlines() if "demo-centre-staff" in line)
+    town = AreaAssignment.objects.get(user__username="demo-centre-staff").area
+    assert "centre_staff" in centre_staff and town.name in centre_staff

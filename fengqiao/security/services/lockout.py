@@ -20,19 +20,6 @@ from fengqiao.security.models import FailureReason, Lockout, LoginFailure
 Scope = Lockout.Scope
 
 
-def client_address(request):
-    """The client's IP address: REMOTE_ADDR, or the entry NUM_PROXIES from the right of X-Forwarded-For."""
-    if request is None:
-        return ""
-    meta = getattr(request, "META", {})
-    proxies = getattr(settings, "NUM_PROXIES", 0)
-    if proxies > 0:
-        forwarded = [a.strip() for a in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-        if forwarded:
-            return forwarded[-min(proxies, len(forwarded))][:45]
-    return meta.get("REMOTE_ADDR", "")[:45]
-
-
 def _window():
     return datetime.timedelta(seconds=settings.LOCKOUT_WINDOW_SECONDS)
 

@@ -9,13 +9,16 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fengqiao.audit import services as audit
-from fengqiao.security import clock
+from fengqiao.core.context import request_client_address
+from fengqiao.security import clock, policy
 from fengqiao.security.models import ApiToken
+from fengqiao.security.services import lockout, otp
 
 KEY_PREFIX = "fq_"
 MAX_DAYS = 366
@@ -24,6 +27,10 @@ LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
 
 class TokenRejected(Exception):
     """The key is unknown, expired, revoked or belongs to a deactivated user; the message says which."""
+
+
+class EnrolmentRequired(Exception):
+    """The user must sign in with a second factor but has not set one up: no token until they do."""
 
 
 def key_hash(key):
@@ -61,6 +68,40 @@ def issue(*, actor, user, name="", days=None):
             summary=f"API token {prefix} for {user.get_username()}, {days} days",
             data={"user": user.pk, "prefix": prefix, "name": name, "expires_at": token.expires_at.isoformat()},
         )
+    return token, key
+
+
+def issue_for_sign_in(*, request, username, password, code="", name=""):
+    """A token for whoever signs in with `username`, `password` and — when they must use a second factor or set
+    one up — `code` (TOTP or recovery code); returns (token, key). The lockout applies as at the admin sign-in:
+    wrong passwords and codes count as failed sign-ins.
+
+    Refused with ValidationError (keyed "otp" for the code; nothing issued) or EnrolmentRequired."""
+    locked = _("Too many failed sign-ins: signing in is locked for now.")
+    address = request_client_address(request)
+    if lockout.active_lockout(username=username or "", address=address) is not None:
+        raise ValidationError(locked)
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        raise ValidationError(_("Wrong user name or password, or the user is deactivated."))
+    second_factor = ""
+    if policy.second_factor_needed(user):
+        if not policy.has_device(user):
+            raise EnrolmentRequired(
+                _("Enrol a second factor first: sign in to the admin site once to set up an authenticator app.")
+            )
+        if not (code or "").strip():
+            required = _("A second-factor code is required: the code from your authenticator app, or a recovery code.")
+            raise ValidationError({"otp": required})
+        try:
+            second_factor = otp.verify(user=user, code=code, address=address)
+        except ValidationError as exc:
+            if lockout.active_lockout(username=user.get_username(), address=address) is not None:
+                raise ValidationError({"otp": locked}) from None
+            raise ValidationError({"otp": exc.messages}) from None
+    with transaction.atomic():
+        token, key = issue(actor=user, user=user, name=name)
+        lockout.record_success(user=user, address=address, second_factor=second_factor)
     return token, key
 
 

@@ -10,6 +10,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from fengqiao.audit.models import AuditEvent
+from fengqiao.core.context import request_client_address
 from fengqiao.departments.tests.builders import make_user
 from fengqiao.security.models import Lockout, LoginFailure
 from fengqiao.security.services import lockout
@@ -106,13 +107,13 @@ def test_many_user_names_from_one_address_lock_the_address():
     assert authenticate(request_from("10.0.0.1"), username="li", password=PASSWORD) is not None
 
 
-@override_settings(NUM_PROXIES=1)
-def test_the_client_address_comes_from_the_proxy_header_only_when_proxies_are_configured():
+@override_settings(TRUSTED_PROXIES="127.0.0.1")
+def test_the_client_address_comes_from_the_proxy_header_only_when_the_proxy_is_trusted():
     request = request_from("127.0.0.1")
     request.META["HTTP_X_FORWARDED_FOR"] = "1.2.3.4, 10.1.1.1"
-    assert lockout.client_address(request) == "10.1.1.1"
-    with override_settings(NUM_PROXIES=0):
-        assert lockout.client_address(request) == "127.0.0.1"
+    assert request_client_address(request) == "10.1.1.1"
+    with override_settings(TRUSTED_PROXIES=""):
+        assert request_client_address(request) == "127.0.0.1"
 
 
 @override_settings(**SETTINGS)

@@ -39,10 +39,10 @@ def snapshot():
     return AuditEvent.objects.count(), list(ApiToken.objects.values_list("last_used_at", "revoked_at"))
 
 
-def test_our_class_comes_first_in_the_api_settings():
+def test_our_class_comes_first_in_the_api_settings_and_drf_tokens_are_gone():
     classes = settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
     assert classes[0] == "fengqiao.security.authentication.ExpiringTokenAuthentication"
-    assert "rest_framework.authentication.TokenAuthentication" in classes
+    assert "rest_framework.authentication.TokenAuthentication" not in classes
 
 
 def test_an_issued_key_authenticates_and_only_its_hash_is_stored(clock):
@@ -107,8 +107,10 @@ def test_a_spoilt_token_gets_401_with_a_message_and_nothing_is_written(clock, sp
     assert snapshot() == before
 
 
-def test_keys_of_another_scheme_are_left_to_the_next_class_and_a_bare_keyword_is_refused():
-    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+def test_drf_style_keys_are_refused_and_other_schemes_left_to_the_next_class():
+    response = call("0123456789abcdef0123456789abcdef01234567")
+    assert response.status_code == 401 and "fq_" in str(response.data["detail"])
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION="Bearer x")
     assert ExpiringTokenAuthentication().authenticate(request) is None
     assert call(header="Token").status_code == 401
     assert call(header="Bearer x").status_code == 401

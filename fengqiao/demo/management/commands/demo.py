@@ -45,13 +45,14 @@ class Command(BaseCommand):
         call_command("runserver", addr, use_reloader=False, insecure_serving=True)
 
     def _print_users(self, report):
-        self.stdout.write("login users:")
+        self.stdout.write("login users (user name, role, area):")
         for user in report.users:
+            where = f"  @ {user.area}" if user.area else ""
             if user.password:
                 secret = self.style.WARNING(user.password)
-                self.stdout.write(f"  {user.username:<20} {user.role}  password: {secret}")
+                self.stdout.write(f"  {user.username:<22} {user.role}{where}  password: {secret}")
             else:
-                self.stdout.write(f"  {user.username:<20} {user.role}  password unchanged")
+                self.stdout.write(f"  {user.username:<22} {user.role}{where}  password unchanged")
         if any(u.password for u in report.users):
             self.stdout.write(
                 "  The password is shown once and stored nowhere. Set FENGQIAO_DEMO_PASSWORD to choose it, or "
