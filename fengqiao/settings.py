@@ -193,6 +193,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field named `kind`: name each choice set after its model, so the API keeps `kind`
+    # and the schema has stable, readable enum names instead of hashed ones (KindD56Enum).
+    "ENUM_NAME_OVERRIDES": {
+        "AreaChangeKindEnum": "fengqiao.areas.models.AreaChange.Kind",
+        "GridKindEnum": "fengqiao.areas.models.Grid.Kind",
+        "DepartmentKindEnum": "fengqiao.departments.models.Department.Kind",
+        "PlaceKindEnum": "fengqiao.people.models.Place.Kind",
+        "OrganisationKindEnum": "fengqiao.people.models.Organisation.Kind",
+    },
 }
 
 # How often (seconds) a process re-checks whether grids or boundaries changed before answering `locate`.

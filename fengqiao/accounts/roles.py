@@ -21,20 +21,33 @@ def _crud(app_model, *verbs):
 
 VIEW_ORG = ["centres.view_centre", "centres.view_servicespace", "departments.view_department"]
 
+# The five elements (people registries; ADR 0009, amendment 1). Need to know: who collects them, who reads them.
+BASE_REGISTRIES = ["people.household", "people.person", "people.building", "people.place", "people.organisation"]
+VIEW_REGISTRIES = [p for model in BASE_REGISTRIES for p in _crud(model, "view")]
+COLLECT_REGISTRIES = [p for model in BASE_REGISTRIES for p in _crud(model, "view", "add", "change")]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CITIZEN: [],
     Role.VOLUNTEER: [],
-    Role.GRID_MEMBER: ["areas.view_grid"],
-    Role.INFORMANT: ["areas.view_grid"],
+    Role.GRID_MEMBER: ["areas.view_grid", *COLLECT_REGISTRIES, "people.view_specialcare"],
+    Role.INFORMANT: ["areas.view_grid", *COLLECT_REGISTRIES, "people.view_specialcare"],
     Role.CENTRE_STAFF: [
         *VIEW_ORG,
         "areas.view_grid",
+        *COLLECT_REGISTRIES,
+        *_crud("people.specialcare", "view", "add", "change"),
+        "people.unmask_person",
         "centres.change_centre",
         *_crud("centres.servicespace", "add", "change"),
         *_crud("centres.stationing", "view", "add", "change"),
         *_crud("centres.reception", "view", "add", "change"),
     ],
-    Role.DEPARTMENT_STAFF: [*VIEW_ORG, "departments.view_responsibility"],
+    Role.DEPARTMENT_STAFF: [
+        *VIEW_ORG,
+        "departments.view_responsibility",
+        "people.view_place",
+        "people.view_organisation",
+    ],
     Role.MEDIATOR: [*VIEW_ORG],
     Role.LEADER: [
         *VIEW_ORG,
@@ -43,6 +56,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "departments.view_responsibility",
         "accounts.view_areaassignment",
         "accounts.view_gridassignment",
+        *VIEW_REGISTRIES,  # masked; no special care, no unmask
     ],
     Role.ADMINISTRATOR: [
         "areas.view_grid",
@@ -54,6 +68,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("departments.responsibility", "view", "add", "change"),
         "accounts.view_areaassignment",
         "accounts.view_gridassignment",
+        *VIEW_REGISTRIES,
     ],
     Role.SYSTEM_ADMIN: [
         *_crud("areas.gridlayer", "view", "add", "change"),
@@ -80,9 +95,13 @@ def group_name(role: str) -> str:
     return f"{GROUP_PREFIX}{role}"
 
 
-def seed_role_groups(Group, Permission):
-    """Create or reset the group of every role to exactly its permissions (idempotent; migrations call it)."""
-    wanted = {p for perms in ROLE_PERMISSIONS.values() for p in perms}
+def seed_role_groups(Group, Permission, *, apps_ready=None):
+    """Create or reset the group of every role to exactly its permissions (idempotent; migrations call it).
+
+    ``apps_ready``: the labels of the apps whose models exist at this point of the migrations (None: all).
+    Permissions of other apps are left out; the migration that depends on those apps seeds again.
+    """
+    wanted = {p for perms in ROLE_PERMISSIONS.values() for p in perms if _ready(p, apps_ready)}
     by_name = {}
     for perm in Permission.objects.select_related("content_type").filter(
         codename__in={p.split(".")[1] for p in wanted}
@@ -93,4 +112,8 @@ def seed_role_groups(Group, Permission):
         raise LookupError(f"permissions not found: {missing}")
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name(role))
-        group.permissions.set([by_name[p] for p in perms])
+        group.permissions.set([by_name[p] for p in perms if _ready(p, apps_ready)])
+
+
+def _ready(perm, apps_ready):
+    return apps_ready is None or perm.split(".")[0] in apps_ready

@@ -136,7 +136,6 @@ class BuildingCreateSerializer(BuildingUpdateSerializer):
 class PlaceSerializer(serializers.ModelSerializer):
     area = CodeField(read_only=True)
     grid = IdField(read_only=True)
-    place_kind = serializers.ChoiceField(source="kind", choices=Place.Kind.choices, read_only=True)
 
     class Meta:
         model = Place
@@ -144,7 +143,7 @@ class PlaceSerializer(serializers.ModelSerializer):
             "id",
             "area",
             "grid",
-            "place_kind",
+            "kind",
             "name",
             "address",
             "safety_status",
@@ -156,17 +155,15 @@ class PlaceSerializer(serializers.ModelSerializer):
 
 class PlaceUpdateSerializer(serializers.ModelSerializer):
     grid = IdField(queryset=Grid.objects.all(), allow_null=True, required=False)
-    place_kind = serializers.ChoiceField(source="kind", choices=Place.Kind.choices, required=False)
 
     class Meta:
         model = Place
-        fields = ["grid", "place_kind", "name", "address", "safety_status", "safety_date"]
-        extra_kwargs = {"name": {"required": False}}
+        fields = ["grid", "kind", "name", "address", "safety_status", "safety_date"]
+        extra_kwargs = {"kind": {"required": False}, "name": {"required": False}}
 
 
 class PlaceCreateSerializer(PlaceUpdateSerializer):
     area = CodeField(queryset=Area.objects.all())
-    place_kind = serializers.ChoiceField(source="kind", choices=Place.Kind.choices)
 
     class Meta(PlaceUpdateSerializer.Meta):
         fields = ["area", *PlaceUpdateSerializer.Meta.fields]
@@ -175,25 +172,21 @@ class PlaceCreateSerializer(PlaceUpdateSerializer):
 
 class OrganisationSerializer(serializers.ModelSerializer):
     area = CodeField(read_only=True)
-    organisation_kind = serializers.ChoiceField(source="kind", choices=Organisation.Kind.choices, read_only=True)
 
     class Meta:
         model = Organisation
-        fields = ["id", "area", "organisation_kind", "name", "credit_code", "points", "created_at", "updated_at"]
+        fields = ["id", "area", "kind", "name", "credit_code", "points", "created_at", "updated_at"]
 
 
 class OrganisationUpdateSerializer(serializers.ModelSerializer):
-    organisation_kind = serializers.ChoiceField(source="kind", choices=Organisation.Kind.choices, required=False)
-
     class Meta:
         model = Organisation
-        fields = ["organisation_kind", "name", "credit_code", "points"]
-        extra_kwargs = {"name": {"required": False}}
+        fields = ["kind", "name", "credit_code", "points"]
+        extra_kwargs = {"kind": {"required": False}, "name": {"required": False}}
 
 
 class OrganisationCreateSerializer(OrganisationUpdateSerializer):
     area = CodeField(queryset=Area.objects.all())
-    organisation_kind = serializers.ChoiceField(source="kind", choices=Organisation.Kind.choices)
 
     class Meta(OrganisationUpdateSerializer.Meta):
         fields = ["area", *OrganisationUpdateSerializer.Meta.fields]

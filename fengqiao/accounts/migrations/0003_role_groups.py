@@ -12,7 +12,9 @@ def forward(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    seed_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    # Apps migrated later (people) may not exist yet: their permissions are seeded by a later migration (0004).
+    ready = {model._meta.app_label for model in apps.get_models()}
+    seed_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), apps_ready=ready)
 
 
 class Migration(migrations.Migration):

@@ -24,6 +24,11 @@ def test_the_openapi_schema_generates_without_warnings_and_validates(tmp_path):
     assert set(grid_list) == {"application/json", "application/geo+json"}
     reception = schema["components"]["schemas"]["ReceptionCreateRequest"]["properties"]
     assert {"visitor_name", "visitor_phone"} <= set(reception)
+    # several models have a `kind`: each choice set has its own enum, named in ENUM_NAME_OVERRIDES
+    components = schema["components"]["schemas"]
+    for component, enum in [("Place", "PlaceKindEnum"), ("OrganisationCreateRequest", "OrganisationKindEnum")]:
+        assert components[component]["properties"]["kind"]["allOf"] == [{"$ref": f"#/components/schemas/{enum}"}]
+    assert components["PlaceKindEnum"]["enum"][0] == "shop"
 
 
 @pytest.mark.django_db

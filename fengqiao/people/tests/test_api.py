@@ -19,8 +19,10 @@ def w():
 
 
 def town_user(w, username, *perms, town=None):
+    """A user over the town holding exactly `perms` on the people registries: the mediator's role group has
+    none of them (centre staff would bring all of them, ADR 0009 amendment 1)."""
     user = make_user(username, perms=perms)
-    return client_for(grant(user, town or w["chain"]["town"], Role.CENTRE_STAFF))
+    return client_for(grant(user, town or w["chain"]["town"], Role.MEDIATOR))
 
 
 def test_persons_are_masked_in_lists_details_and_writes(w):
@@ -121,7 +123,7 @@ def test_organisation_points_and_credit_code_through_the_api(w):
         "/api/v1/organisations/",
         {
             "area": w["chain"]["village"].code,
-            "organisation_kind": "enterprise",
+            "kind": "enterprise",
             "name": "x",
             "credit_code": "91350100M000100Y44",
         },
@@ -131,3 +133,25 @@ def test_organisation_points_and_credit_code_through_the_api(w):
     org = w["organisation"]
     response = client.patch(f"/api/v1/organisations/{org.pk}/", {"points": 5}, format="json")
     assert response.status_code == 200 and response.json()["points"] == 5
+
+
+def test_the_county_leader_reads_masked_persons_but_may_not_unmask_or_see_special_care(w):
+    """Need to know (ADR 0009, amendment 1): the leader's role group reads the base registries of the county,
+    masked; unmasking and special care stay with centre staff."""
+    client = client_for(w["actors"]["county_leader"])
+    rows = results(client.get("/api/v1/persons/"))
+    assert [r["id"] for r in rows] == [w["person"].pk] and rows[0]["name"] == "张*"
+    assert client.get(f"/api/v1/households/{w['household'].pk}/").status_code == 200
+    assert ID_NUMBER not in str(rows) and PHONE not in str(rows)
+    before = AuditEvent.objects.count()
+    response = client.post(f"/api/v1/persons/{w['person'].pk}/unmask/", {"reason": "了解情况"}, format="json")
+    assert response.status_code == 403 and "张三" not in response.content.decode()
+    assert client.get("/api/v1/special-care/").status_code == 403
+    assert client.get(f"/api/v1/special-care/{w['special_care'].pk}/").status_code == 403
+    assert AuditEvent.objects.count() == before  # no unmask, no special care read recorded
+
+
+def test_centre_staff_of_the_town_unmask_through_their_role_group(w):
+    client = client_for(w["actors"]["this_town"])
+    response = client.post(f"/api/v1/persons/{w['person'].pk}/unmask/", {"reason": "核实身份"}, format="json")
+    assert response.status_code == 200 and response.json()["name"] == "张三"
