@@ -9,7 +9,8 @@ is missing or different, and records one audit event for what it wrote. Real dat
 (non-synthetic) boundary or grid is never overwritten.
 
 Phases: reference data → divisions → real boundaries → plan (pure computation, in worker processes for the
-province) → synthetic boundaries and grids → centres → departments → users. Each phase is timed.
+province) → synthetic boundaries and grids → centres → departments → users → synthetic residents (households,
+persons, buildings, places and organisations; county scale only, see `residents`). Each phase is timed.
 """
 
 import concurrent.futures
@@ -38,13 +39,14 @@ from fengqiao.areas.seed import seed_grid_layers
 from fengqiao.audit import services as audit
 from fengqiao.centres.models import Centre, ServiceSpace, SpaceType
 from fengqiao.centres.seed import seed_space_types
-from fengqiao.demo import geography, institutions, sources
+from fengqiao.demo import geography, institutions, residents, sources
 from fengqiao.demo import plan as planning
 from fengqiao.demo.catalogue import COUNTY_DEPARTMENTS, TOWN_DEPARTMENTS
 from fengqiao.demo.institutions import DemoUser
 from fengqiao.demo.sources import DemoError
 from fengqiao.departments.models import Category, Department, Responsibility
 from fengqiao.departments.seed import seed_categories
+from fengqiao.people.models import Building, Household, Organisation, Person, Place
 
 SCALES = ("county", "province")
 __all__ = ["COUNTY_DEPARTMENTS", "SCALES", "TOWN_DEPARTMENTS", "DemoError", "DemoReport", "build_demo"]
@@ -154,6 +156,9 @@ def build_demo(*, actor, scale="county", data_dir=None, seed=42, progress=None):
             institutions.write_departments(report, scope)
         with _phase(report, "users", progress):
             institutions.write_users(report, actor=actor, password=password)
+        if scale == "county":
+            with _phase(report, "synthetic residents", progress):
+                residents.write_residents(report, scope, seed=seed)
         if report.changed:
             audit.record(
                 actor=actor,
@@ -286,6 +291,11 @@ def _counts(scope, units):
         "departments": Department.objects.count(),
         "responsibilities": Responsibility.objects.count(),
         "users": get_user_model().objects.count(),
+        "households": Household.objects.count(),
+        "persons": Person.objects.count(),
+        "buildings": Building.objects.count(),
+        "places": Place.objects.count(),
+        "organisations": Organisation.objects.count(),
     }
     return counts
 

@@ -94,7 +94,7 @@ def update_household(household, *, actor, number=None, address=None, grid=None) 
 # --- persons ---------------------------------------------------------------------------------------------
 
 
-def _identity(id_number, phone):
+def identity_fields(id_number, phone):
     """{field: value} for the ID number (with hash, birth date, sex) and the phone (with hash), validated."""
     values, errors = {}, {}
     if id_number is not None:
@@ -152,7 +152,7 @@ def create_person(
     ethnicity="",
 ) -> Person:
     """Register a person. Birth date and sex come from the ID number; ID number and phone are validated."""
-    identity = _identity(id_number, phone)
+    identity = identity_fields(id_number, phone)
     _check_place(area, grid, household)
     _check_unique_id(identity.get("id_number_hash"))
     person = Person(
@@ -188,7 +188,7 @@ def update_person(
     ethnicity=None,
 ) -> Person:
     person = Person.objects.select_for_update().select_related("area").get(pk=person.pk)
-    identity = _identity(id_number, phone)
+    identity = identity_fields(id_number, phone)
     _check_unique_id(identity.get("id_number_hash"), exclude=person)
     changed = apply_changes(
         person,

@@ -6,7 +6,8 @@ import pytest
 import shapely
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count
 from django.test import override_settings
 
 from fengqiao.accounts.models import AreaAssignment, GridAssignment, Role
@@ -17,12 +18,15 @@ from fengqiao.areas.locate import locate
 from fengqiao.areas.models import Area, AreaChange, Boundary, Grid
 from fengqiao.audit.models import AuditEvent
 from fengqiao.centres.models import Centre, ServiceSpace, Stationing
-from fengqiao.demo import build
+from fengqiao.core.crypto import lookup_hash
+from fengqiao.core.identity import parse_id_number
+from fengqiao.demo import build, residents
 from fengqiao.demo.build import DemoError, build_demo
 from fengqiao.demo.institutions import DEMO_ROLE_USERS
 from fengqiao.demo.sources import DEMO_COUNTY
 from fengqiao.demo.tests.helpers import coverage_errors
 from fengqiao.departments.models import Department, Responsibility
+from fengqiao.people.models import Building, Household, Organisation, Person, Place
 
 ABSENT = "/nonexistent/shared-data"
 MODELS = [
@@ -37,6 +41,11 @@ MODELS = [
     Responsibility,
     AreaAssignment,
     GridAssignment,
+    Household,
+    Person,
+    Building,
+    Place,
+    Organisation,
 ]
 
 
@@ -231,3 +240,59 @@ def test_demo_command_builds_and_prints_a_summary_without_serving(county_demo, c
     centre_staff = next(line for line in out.splitlines() if "demo-centre-staff" in line)
     town = AreaAssignment.objects.get(user__username="demo-centre-staff").area
     assert "centre_staff" in centre_staff and town.name in centre_staff
+
+
+# --- synthetic residents ---------------------------------------------------------------------------------
+
+
+def test_synthetic_residents_households_buildings_places_and_organisations(county_demo, county):
+    villages = Area.objects.filter(path__startswith=county.path, level=Level.VILLAGE)
+    persons = Person.objects.filter(area__in=villages)
+    assert 1000 <= persons.count() <= 3000
+    assert county_demo.counts["persons"] == persons.count()
+    assert set(Household.objects.values_list("area_id", flat=True)) == set(villages.values_list("id", flat=True))
+    assert all(n.startswith("SIM-") for n in Household.objects.values_list("number", flat=True))
+    for household in Household.objects.annotate(n=Count("members")):
+        assert 2 <= household.n <= 5
+        assert household.members.filter(relationship="head").count() == 1
+    assert Building.objects.filter(grid__isnull=False).count() >= Grid.objects.filter(area__in=villages).count()
+    kinds = set(Place.objects.values_list("kind", flat=True))
+    assert {"shop", "rental_house", "enterprise"} <= kinds
+    rentals = Place.objects.filter(kind="rental_house")
+    assert len(set(rentals.values_list("safety_status", flat=True))) > 1
+    assert not rentals.exclude(safety_status="none").filter(safety_date__isnull=True).exists()
+    assert Organisation.objects.filter(area__parent=county).count() >= 8
+    assert all("（模拟）" in n for n in [*Place.objects.values_list("name", flat=True)])
+    assert county_demo.written["persons"] == persons.count()
+
+
+def test_every_synthetic_id_number_validates_and_gives_the_birth_date_and_sex(county_demo, county):
+    numbers = set()
+    for person in Person.objects.all():
+        parsed = parse_id_number(person.id_number)
+        assert parsed.region_code == DEMO_COUNTY[:6] == "441821"
+        assert 990 <= int(person.id_number[14:17]) <= 999  # the synthetic band
+        assert (parsed.birth_date, parsed.sex) == (person.birth_date, person.sex)
+        assert person.id_number_hash == lookup_hash(person.id_number)
+        assert person.phone.startswith("1990000") and person.phone_hash == lookup_hash(person.phone)
+        numbers.add(person.id_number)
+    assert len(numbers) == Person.objects.count()
+
+
+def test_personal_data_is_encrypted_at_rest(county_demo, county):
+    person = Person.objects.exclude(phone="").first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, id_number, phone FROM people_person WHERE id = %s", [person.pk])
+        raw = cursor.fetchone()
+        cursor.execute("SELECT address FROM people_household WHERE id = %s", [person.household_id])
+        raw_address = cursor.fetchone()[0]
+    assert all(value.startswith("enc1:") for value in [*raw, raw_address])
+    assert person.name not in raw[0] and person.id_number not in raw[1] and person.phone not in raw[2]
+
+
+def test_the_residents_are_the_same_for_the_same_seed(county_demo, county):
+    villages = list(Area.objects.filter(path__startswith=county.path, level=Level.VILLAGE).order_by("code"))[:3]
+    first = residents.plan_residents(villages, {}, [], seed=42)
+    second = residents.plan_residents(villages, {}, [], seed=42)
+    assert [p.id_number for *_k, p in first.members] == [p.id_number for *_k, p in second.members]
+    assert [p.name for *_k, p in first.members] == [p.name for *_k, p in second.members]
