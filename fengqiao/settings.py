@@ -204,6 +204,24 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+
+def env_keep(name, default):
+    """A masking rule "start,end": how many leading and trailing characters stay visible."""
+    raw = env(name)
+    if not raw:
+        return default
+    try:
+        start, end = (int(part) for part in raw.split(","))
+    except ValueError:
+        raise ValueError(f"FENGQIAO_{name} must be two numbers 'start,end', e.g. 3,4; got {raw!r}") from None
+    if start < 0 or end < 0:
+        raise ValueError(f"FENGQIAO_{name} must not be negative; got {raw!r}")
+    return start, end
+
+
+MASK_PHONE_KEEP = env_keep("MASK_PHONE", (3, 4))
+MASK_ID_KEEP = env_keep("MASK_ID", (6, 4))
+
 # How often (seconds) a process re-checks whether grids or boundaries changed before answering `locate`.
 LOCATE_REFRESH_SECONDS = float(env("LOCATE_REFRESH_SECONDS", "5"))
 # Cell size of the locate raster, as a fraction of the median grid's bounding-box side (see ADR 0006).

@@ -1,4 +1,5 @@
-"""Masking of personal data for display (ADR 0005). Defaults follow domain.md §6: phone 3+4, ID 6+4."""
+"""Masking of personal data for display (ADR 0005). Defaults follow domain.md §6: phone 3+4, ID 6+4; both are
+configurable (FENGQIAO_MASK_PHONE, FENGQIAO_MASK_ID as "start,end")."""
 
 
 def mask(value, keep_start, keep_end, fill="*"):
@@ -10,12 +11,20 @@ def mask(value, keep_start, keep_end, fill="*"):
     return value[:keep_start] + fill * (len(value) - keep_start - keep_end) + value[len(value) - keep_end :]
 
 
+def _keep(setting, default):
+    from django.conf import settings
+
+    return getattr(settings, setting, default)
+
+
 def mask_phone(value):
-    return mask(value, 3, 4)
+    """Phone numbers keep their first 3 and last 4 digits by default (FENGQIAO_MASK_PHONE)."""
+    return mask(value, *_keep("MASK_PHONE_KEEP", (3, 4)))
 
 
 def mask_id_number(value):
-    return mask(value, 6, 4)
+    """ID numbers keep their first 6 (the region) and last 4 by default, hiding the birth date (FENGQIAO_MASK_ID)."""
+    return mask(value, *_keep("MASK_ID_KEEP", (6, 4)))
 
 
 def mask_name(value):

@@ -120,3 +120,10 @@ def test_cli_explains_an_unmigrated_database(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "Run `fengqiao migrate` first" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_masking_rules_are_configurable(settings):
+    settings.MASK_PHONE_KEEP = (0, 4)
+    settings.MASK_ID_KEEP = (1, 2)
+    assert mask_phone("13812345678") == "*******5678"
+    assert mask_id_number("44182119800101123X") == "4***************3X"
