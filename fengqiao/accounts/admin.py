@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from fengqiao.accounts import services
+from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.accounts.models import AreaAssignment, GridAssignment, User
 from fengqiao.audit.admin import ServiceModelAdmin
 
@@ -105,7 +106,8 @@ class AreaAssignmentAdminForm(AreaAssignmentForm):
 
 
 @admin.register(AreaAssignment)
-class AreaAssignmentAdmin(ServiceModelAdmin):
+class AreaAssignmentAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "area__path"
     form = AreaAssignmentAdminForm
     list_display = ["user", "role", "area", "valid_from", "valid_to"]
     list_filter = ["role"]
@@ -151,7 +153,8 @@ class GridAssignmentForm(forms.ModelForm):
 
 
 @admin.register(GridAssignment)
-class GridAssignmentAdmin(ServiceModelAdmin):
+class GridAssignmentAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "grid__area__path"
     form = GridAssignmentForm
     list_display = ["user", "grid", "member_kind", "valid_from", "valid_to"]
     list_filter = ["member_kind"]

@@ -312,6 +312,8 @@ class PersonViewSet(_PeopleViewSet):
 @service_writes(BuildingSerializer, create=BuildingCreateSerializer, update=BuildingUpdateSerializer)
 class BuildingViewSet(_PeopleViewSet):
     permission_classes = WRITE
+    # Addresses of homes, rental houses and businesses lead to people: reading needs the view permission.
+    personal_data = True
     scope_path = "area__path"
     service_name = "building"
     scoped_relations = {"grid": "area__path"}
@@ -326,6 +328,8 @@ class PlaceViewSet(_PeopleViewSet):
     """Places grid staff look after (DG5), with their safety certification."""
 
     permission_classes = WRITE
+    # Addresses of homes, rental houses and businesses lead to people: reading needs the view permission.
+    personal_data = True
     scope_path = "area__path"
     service_name = "place"
     scoped_relations = {"grid": "area__path"}
@@ -340,6 +344,8 @@ class OrganisationViewSet(_PeopleViewSet):
     """Organisations (组织) with their participation points (DG8)."""
 
     permission_classes = WRITE
+    # Addresses of homes, rental houses and businesses lead to people: reading needs the view permission.
+    personal_data = True
     scope_path = "area__path"
     service_name = "organisation"
     queryset = Organisation.objects.select_related("area")

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.areas import grids, services
 from fengqiao.areas.codes import CodeError, check_parent, level_of
 from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid, GridLayer
@@ -239,7 +240,8 @@ class GridForm(forms.ModelForm):
 
 
 @admin.register(Grid)
-class GridAdmin(ServiceModelAdmin):
+class GridAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "area__path"
     """Grid attributes only, through `areas.grids`: grids (with their geometry) come from the import, and are
     retired rather than deleted. Geometry is shown as area and bounding box."""
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.audit.admin import AuditedModelAdmin, ServiceModelAdmin
 from fengqiao.centres import services
 from fengqiao.centres.models import Centre, Reception, ServiceSpace, SpaceType, Stationing
@@ -222,7 +223,8 @@ def _save_stationing(request, centre, form, is_new):
 
 
 @admin.register(Centre)
-class CentreAdmin(ServiceModelAdmin):
+class CentreAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "area__path"
     form = CentreForm
     list_display = ["name", "area", "level", "opened_on", "floor_area_m2", "active"]
     list_filter = ["active", "area__level"]
@@ -282,7 +284,8 @@ class SpaceTypeAdmin(AuditedModelAdmin):
 
 
 @admin.register(ServiceSpace)
-class ServiceSpaceAdmin(ServiceModelAdmin):
+class ServiceSpaceAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "centre__area__path"
     form = SpaceForm
     list_display = ["name", "centre", "space_type", "seats", "active"]
     list_filter = ["space_type", "active"]
@@ -301,7 +304,8 @@ class ServiceSpaceAdmin(ServiceModelAdmin):
 
 
 @admin.register(Stationing)
-class StationingAdmin(ServiceModelAdmin):
+class StationingAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "centre__area__path"
     form = StationingForm
     list_display = ["staff", "centre", "department", "duty", "valid_from", "valid_to"]
     list_filter = ["department__kind", "valid_to"]
@@ -350,7 +354,8 @@ class ReceptionForm(forms.ModelForm):
 
 
 @admin.register(Reception)
-class ReceptionAdmin(ServiceModelAdmin):
+class ReceptionAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "centre__area__path"
     """Visitor name and phone are shown masked; the plaintext is typed in once, when the visit is logged.
     Searching for a complete phone number finds the visits through the keyed hash."""
 

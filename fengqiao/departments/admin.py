@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.audit.admin import ServiceModelAdmin
 from fengqiao.departments import services
 from fengqiao.departments.models import Category, Department, Responsibility
@@ -101,7 +102,8 @@ class DepartmentForm(forms.ModelForm):
 
 
 @admin.register(Department)
-class DepartmentAdmin(ServiceModelAdmin):
+class DepartmentAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    admin_scope_path = "area__path"
     form = DepartmentForm
     list_display = ["code", "name", "short_name", "area", "kind", "active"]
     list_filter = ["kind", "active", "area__level"]
@@ -166,7 +168,8 @@ class DepartmentAdmin(ServiceModelAdmin):
 
 
 @admin.register(Responsibility)
-class ResponsibilityAdmin(admin.ModelAdmin):
+class ResponsibilityAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    admin_scope_path = "department__area__path"
     """The whole catalogue at a glance; lines are edited on their department's page."""
 
     list_display = ["department", "department_area", "category", "lead", "note"]

@@ -5,9 +5,11 @@ phone number finds persons through the keyed hashes."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import IdentityError, normalise_phone
 from fengqiao.core.masking import mask, mask_id_number, mask_name, mask_phone
+from fengqiao.people import services
 from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
 
 
@@ -25,7 +27,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Household)
-class HouseholdAdmin(ReadOnlyAdmin):
+class HouseholdAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    admin_scope_path = "area__path"
     list_display = ["number", "area", "grid", "masked_address"]
     fields = readonly_fields = ["area", "grid", "number", "masked_address"]
     search_fields = ["number"]
@@ -37,7 +40,8 @@ class HouseholdAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(ReadOnlyAdmin):
+class PersonAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    admin_scope_path = "area__path"
     list_display = ["masked_name", "area", "residence_type", "masked_id_number", "masked_phone", "sex"]
     fields = readonly_fields = [
         "area",
@@ -81,30 +85,51 @@ class PersonAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Building)
-class BuildingAdmin(ReadOnlyAdmin):
+class BuildingAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    admin_scope_path = "area__path"
     list_display = ["address", "area", "grid", "floors", "use"]
     list_filter = ["use"]
     search_fields = ["address"]
 
 
 @admin.register(Place)
-class PlaceAdmin(ReadOnlyAdmin):
+class PlaceAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    admin_scope_path = "area__path"
     list_display = ["name", "kind", "area", "safety_status", "safety_date"]
     list_filter = ["kind", "safety_status"]
     search_fields = ["name", "address"]
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(ReadOnlyAdmin):
+class OrganisationAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    admin_scope_path = "area__path"
     list_display = ["name", "kind", "area", "credit_code", "points"]
     list_filter = ["kind"]
     search_fields = ["name", "credit_code"]
 
 
 @admin.register(SpecialCare)
-class SpecialCareAdmin(ReadOnlyAdmin):
-    """The details are never shown here (sensitive personal information)."""
+class SpecialCareAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    """The details are never shown here (sensitive personal information); every page that shows records is an
+    audited read, as in the API."""
+
+    admin_scope_path = "person__area__path"
 
     list_display = ["person", "category", "risk_level", "since", "retention_until"]
     fields = readonly_fields = ["person", "category", "risk_level", "since", "retention_until"]
     list_filter = ["category", "risk_level"]
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            services.record_care_reads(actor=request.user, records=changelist.result_list)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if getattr(response, "status_code", None) == 200:
+            record = self.get_object(request, object_id)
+            if record is not None:
+                services.record_care_reads(actor=request.user, records=[record])
+        return response

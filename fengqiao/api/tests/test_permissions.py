@@ -94,7 +94,7 @@ PUBLIC = sorted(p for p in VIEWSETS if p not in PERSONAL)
 
 
 def test_the_registries_holding_personal_data_are_marked():
-    assert PERSONAL == ["households", "persons", "receptions", "special-care"]
+    assert PERSONAL == ["buildings", "households", "organisations", "persons", "places", "receptions", "special-care"]
 
 
 def _view_permission(prefix):
