@@ -1,5 +1,7 @@
 """Validation of identity documents and phone numbers (PIPL-relevant personal data; domain.md §3, §6).
 
+Error messages never repeat the value (it would end up in API responses, import reports and logs).
+
 GB 11643-1999 citizen ID number: 6-digit address code + 8-digit birth date + 3-digit sequence (odd = male)
 + check digit (ISO 7064 MOD 11-2, "X" = 10). The birth date and sex are derived from the number instead of
 being asked for twice.
@@ -42,13 +44,12 @@ def parse_id_number(value, *, today=None) -> IdNumber:
     try:
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise IdentityError(f"ID number birth date {number[6:14]} is not a date") from None
+        raise IdentityError("ID number birth date (characters 7–14) is not a date") from None
     today = today or datetime.date.today()
     if birth > today or birth.year < 1880:
-        raise IdentityError(f"ID number birth date {birth.isoformat()} is impossible")
-    expected = check_digit(number[:17])
-    if number[17] != expected:
-        raise IdentityError(f"ID number check digit is {number[17]}, expected {expected} (a typing error?)")
+        raise IdentityError("ID number birth date (characters 7–14) is impossible (in the future or before 1880)")
+    if number[17] != check_digit(number[:17]):
+        raise IdentityError("ID number check digit does not match (a typing error?)")
     return IdNumber(number, number[:6], birth, "male" if int(number[16]) % 2 else "female")
 
 
@@ -61,4 +62,6 @@ def normalise_phone(value) -> str:
         return phone.replace("-", "")
     if _LANDLINE_RE.match(phone):
         return phone
-    raise IdentityError(f"{raw!r} is neither a mobile number (11 digits starting 13–19) nor a landline with area code")
+    raise IdentityError(
+        "the phone number is neither a mobile number (11 digits starting 13–19) nor a landline with area code"
+    )

@@ -356,8 +356,9 @@ def create_special_care(
         action="people.specialcare.create",
         obj=care,
         area=person.area,
-        summary=f"person {person.pk}: {category}",
-        data={"person": person.pk, "category": category, "has_details": bool(care.details)},
+        # the category itself is sensitive and the audit outlives the record (retention): ids only
+        summary=f"special care record for person {person.pk}",
+        data={"person": person.pk, "has_details": bool(care.details)},
     )
     return care
 

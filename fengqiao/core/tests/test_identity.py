@@ -74,3 +74,10 @@ def test_phone_numbers_are_normalised(value, normal):
 def test_impossible_phone_numbers_are_refused(value):
     with pytest.raises(IdentityError, match="neither a mobile"):
         normalise_phone(value)
+
+
+def test_errors_never_repeat_the_value():
+    for func, value in [(normalise_phone, "12812345678"), (parse_id_number, "44182120990101123X")]:
+        with pytest.raises(IdentityError) as exc:
+            func(value)
+        assert value not in str(exc.value) and value[6:14] not in str(exc.value)
