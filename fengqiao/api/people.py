@@ -364,7 +364,7 @@ class SpecialCareViewSet(_PeopleViewSet):
     scope_path = "person__area__path"
     service_name = "special_care"
     scoped_relations = {"person": "area__path"}
-    queryset = SpecialCare.objects.all()
+    queryset = SpecialCare.objects.select_related("person__area")
     filterset_fields = ["person", "category", "risk_level"]
     ordering = ["person", "category"]
 

@@ -149,12 +149,13 @@ def record(
     return event
 
 
-def record_read(*, actor, obj, reason="", fields=()):
+def record_read(*, actor, obj, reason="", fields=(), area=None):
     """Log that `actor` read sensitive data of `obj` (e.g. a person's record, an unmasked phone number)."""
     return record(
         actor=actor,
         action=f"{obj._meta.label_lower}.read",
         obj=obj,
+        area=area,
         summary=reason,
         data={"reason": reason, "fields": list(fields)},
         event_type=EventType.READ,

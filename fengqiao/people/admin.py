@@ -114,6 +114,7 @@ class SpecialCareAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     audited read, as in the API."""
 
     admin_scope_path = "person__area__path"
+    list_select_related = ["person__area"]
 
     list_display = ["person", "category", "risk_level", "since", "retention_until"]
     fields = readonly_fields = ["person", "category", "risk_level", "since", "retention_until"]

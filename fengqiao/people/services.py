@@ -396,8 +396,10 @@ def update_special_care(
 def record_care_reads(*, actor, records):
     """Audit that `actor` read special care records: one event per record, or one naming the ids of a list."""
     records = list(records)
+    areas = {r.person.area for r in records}  # callers pass records with person__area selected
+    area = areas.pop() if len(areas) == 1 else None  # one area, or none for a list that spans several
     if len(records) == 1:
-        audit.record_read(actor=actor, obj=records[0], reason="special care record", fields=["details"])
+        audit.record_read(actor=actor, obj=records[0], reason="special care record", fields=["details"], area=area)
     elif records:
         audit.record(
             actor=actor,
@@ -406,6 +408,7 @@ def record_care_reads(*, actor, records):
             summary=f"{len(records)} special care records",
             data={"ids": [r.pk for r in records]},
             event_type=EventType.READ,
+            area=area,
         )
 
 

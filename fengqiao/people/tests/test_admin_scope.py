@@ -54,3 +54,4 @@ def test_special_care_pages_in_the_admin_are_audited_reads(client, w):
     reads = AuditEvent.objects.filter(event_type=EventType.READ).order_by("id")[before:]
     assert len(reads) == 2
     assert all(str(care.pk) in (e.object_id or "") or care.pk in e.data.get("ids", []) for e in reads)
+    assert {e.area for e in reads} == {care.person.area.code}
