@@ -90,3 +90,46 @@ class CurrentFilterSet(filters.FilterSet):
         if not self.is_detail() and not self.form.cleaned_data.get("include_retired"):
             queryset = queryset.filter(valid_to__isnull=True)
         return queryset
+
+
+def _scope_paths_by_model():
+    """{model: scope path} for every scoped viewset on the router (built once; the router is fixed)."""
+    global _SCOPE_PATHS
+    if _SCOPE_PATHS is None:
+        from fengqiao.api.v1 import router
+
+        _SCOPE_PATHS = {}
+        for _prefix, viewset, _basename in router.registry:
+            path = getattr(viewset, "scope_path", None)
+            queryset = getattr(viewset, "queryset", None)
+            if path and queryset is not None:
+                _SCOPE_PATHS.setdefault(queryset.model, path)
+    return _SCOPE_PATHS
+
+
+_SCOPE_PATHS = None
+
+
+class ScopedFilterBackend(filters.DjangoFilterBackend):
+    """Filters that name another row by id (`?person=`, `?household=`, `?centre=`, `?grid=`) accept only rows in
+    the caller's scope, so an out-of-scope id gets the same 400 as an id that does not exist — never an empty
+    list that would confirm it exists (ADR 0009)."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        from fengqiao.accounts.scope import request_scope
+
+        scope = None
+        for flt in filterset.filters.values():
+            choices = getattr(flt, "queryset", None)
+            if not isinstance(flt, filters.ModelChoiceFilter | filters.ModelMultipleChoiceFilter) or choices is None:
+                continue
+            model = choices.model if hasattr(choices, "model") else None
+            path = _scope_paths_by_model().get(model)
+            if path is None:
+                continue
+            scope = scope or request_scope(request)
+            flt.queryset = scope.filter(choices if hasattr(choices, "filter") else model._default_manager.all(), path)
+        return filterset

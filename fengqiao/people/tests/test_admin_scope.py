@@ -7,7 +7,7 @@ from fengqiao.api.tests.world import build_world, grant
 from fengqiao.audit.models import AuditEvent, EventType
 from fengqiao.departments.tests.builders import make_user
 from fengqiao.people.models import Person, SpecialCare
-from fengqiao.people.tests.builders import make_person, people_world
+from fengqiao.people.tests.builders import make_household, make_person, people_world
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +55,22 @@ def test_special_care_pages_in_the_admin_are_audited_reads(client, w):
     assert len(reads) == 2
     assert all(str(care.pk) in (e.object_id or "") or care.pk in e.data.get("ids", []) for e in reads)
     assert {e.area for e in reads} == {care.person.area.code}
+
+
+def test_an_out_of_scope_id_in_a_filter_is_answered_like_an_unknown_id(w):
+    from fengqiao.api.tests.helpers import client_for
+
+    other_village = w["chain"]["county"].children.exclude(pk=w["chain"]["town"].pk).get().children.get()
+    other_household = make_household(other_village)
+    user = make_user("filter-staff", perms=["people.view_person", "people.view_household"])
+    client = client_for(grant(user, w["chain"]["town"], Role.MEDIATOR))
+    unknown = client.get("/api/v1/persons/", {"household": 999999})
+    hidden = client.get("/api/v1/households/", {"grid": 999999})
+    assert unknown.status_code == 400 and hidden.status_code == 400
+    # another town's household exists, but the filter answers exactly as for one that does not
+    response = client.get("/api/v1/persons/", {"household": other_household.pk})
+    assert response.status_code == 400 and response.json() == {
+        "household": [m.replace("999999", str(other_household.pk)) for m in unknown.json()["household"]]
+    }
+    own = client.get("/api/v1/persons/", {"household": w["household"].pk})
+    assert own.status_code == 200
