@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "fengqiao.departments",
     "fengqiao.centres",
     "fengqiao.people",
+    "fengqiao.workdays",
+    "fengqiao.notifications",
+    "fengqiao.matters",
     "fengqiao.api",
     "fengqiao.demo",
 ]
