@@ -86,3 +86,20 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(value)
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """Encrypt a file's content with the field keys (photos of matters are stored this way)."""
+    return _fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet().decrypt(token)
+    except InvalidToken:
+        raise ImproperlyConfigured("cannot decrypt a stored file: the field keys do not match") from None
+
+
+def rotate_bytes(token: bytes) -> bytes:
+    """Re-encrypt with the first (newest) field key."""
+    return _fernet().rotate(token)

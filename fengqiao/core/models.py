@@ -49,3 +49,29 @@ class GeometryModel(models.Model):
         self.geometry_hash = hashlib.sha256(wkb).hexdigest()
         self.min_lon, self.min_lat, self.max_lon, self.max_lat = geom.bounds
         self.area_m2 = area_m2(geom)
+
+
+class JobRun(models.Model):
+    """The lease and last outcome of a periodic job of `fengqiao worker` (`fengqiao.core.jobs`).
+
+    Several workers share the table: a job runs where a worker wins the conditional UPDATE that takes its lease;
+    a worker killed mid-run leaves a lease that expires, and another worker runs the (idempotent) job again.
+    """
+
+    name = models.CharField(_("job"), max_length=60, unique=True)
+    next_run_at = models.DateTimeField(_("next run at"))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    locked_by = models.CharField(_("locked by"), max_length=80, blank=True)
+    last_started_at = models.DateTimeField(_("last started at"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last finished at"), null=True, blank=True)
+    last_result = models.CharField(_("last result"), max_length=300, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    runs = models.PositiveIntegerField(_("runs"), default=0)
+
+    class Meta:
+        verbose_name = _("periodic job")
+        verbose_name_plural = _("periodic jobs")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -87,3 +88,34 @@ class Responsibility(models.Model):
 
     def __str__(self):
         return f"{self.department} → {self.category}"
+
+
+class Membership(models.Model):
+    """A user working for a department: what a department's matters and dispatches reach (ADR 0013).
+
+    The user's `AreaAssignment` (role: department staff) says where they may look; the membership says which
+    unit they act for, so a department acts only on matters dispatched to it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="department_memberships",
+    )
+    department = models.ForeignKey(
+        Department, verbose_name=_("department"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    valid_from = models.DateField(_("from"))
+    valid_to = models.DateField(_("to"), null=True, blank=True, help_text=_("last day (inclusive); empty: open"))
+
+    class Meta:
+        verbose_name = _("department membership")
+        verbose_name_plural = _("department memberships")
+        ordering = ["department", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "department", "valid_from"], name="membership_user_department")
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.department}"

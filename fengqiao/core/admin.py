@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from fengqiao.core.models import JobRun
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    """Read-only: what the worker's periodic jobs did last (unscoped operational data)."""
+
+    list_display = ["name", "last_started_at", "last_finished_at", "last_result", "next_run_at", "locked_by", "runs"]
+    readonly_fields = [f.name for f in JobRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,100 @@
+"""A small world for the closed loop: 佛冈县 chain with centres at the town and the county, one grid, two
+departments, and one user per part the loop needs. Permissions are given explicitly so the tests do not depend on
+the role mapping (which is tested on its own)."""
+
+import datetime
+
+from django.utils import timezone
+
+from fengqiao.accounts.models import MemberKind, Role
+from fengqiao.accounts.services import assign_grid, grant_area_role
+from fengqiao.areas.locate import invalidate
+from fengqiao.areas.tests.factories import make_area, make_chain, make_grid, square
+from fengqiao.centres.tests.builders import make_centre
+from fengqiao.departments.models import Membership
+from fengqiao.departments.tests.builders import make_category, make_department, make_user
+from fengqiao.matters import services
+
+ACTOR = "test"
+GRID_POINT = (113.505, 23.705)  # inside grid G01 of the village
+OUTSIDE_POINT = (113.9, 23.9)  # in Guangdong, outside every grid and boundary
+
+CENTRE_PERMS = [
+    "matters.view_matter",
+    "matters.add_matter",
+    "matters.triage_matter",
+    "matters.unmask_reporter",
+]
+WORKER_PERMS = ["matters.view_matter", "matters.work_matter"]
+GRID_PERMS = ["matters.view_matter", "matters.add_matter", "matters.work_matter"]
+LEADER_PERMS = ["matters.view_matter", "matters.supervise_matter"]
+
+
+def staff(username, area, role, perms, start=None):
+    user = make_user(username, perms=perms)
+    grant_area_role(actor=ACTOR, user=user, area=area, role=role, valid_from=start)
+    return user
+
+
+def member_of(user, department):
+    Membership.objects.create(user=user, department=department, valid_from=datetime.date(2020, 1, 1))
+    return user
+
+
+def matter_world():
+    chain = make_chain()
+    invalidate()
+    other_town = make_area("441821102000", "另一镇", parent=chain["county"])
+    other_village = make_area("441821102001", "另一村", parent=other_town)
+    grid = make_grid(chain["village"], "G01", square(113.5, 23.7))
+    town_centre = make_centre(chain["town"])
+    county_centre = make_centre(chain["county"])
+    make_centre(other_town)
+    category = make_category("M-road", "道路")
+    county_dept = make_department(chain["county"], "zjj", "县住建局", catalogue=[category])
+    assist_dept = make_department(chain["county"], "sw", "县水务局")
+    town_dept = make_department(chain["town"], "cgb", "镇城管办")
+    w = {
+        "chain": chain,
+        "grid": grid,
+        "other_town": other_town,
+        "other_village": other_village,
+        "town_centre": town_centre,
+        "county_centre": county_centre,
+        "category": category,
+        "dept": county_dept,
+        "assist_dept": assist_dept,
+        "town_dept": town_dept,
+    }
+    w["centre"] = staff("town-centre", chain["town"], Role.CENTRE_STAFF, CENTRE_PERMS)
+    w["county_staff"] = staff("county-centre", chain["county"], Role.CENTRE_STAFF, CENTRE_PERMS)
+    w["other_centre"] = staff("other-centre", other_town, Role.CENTRE_STAFF, CENTRE_PERMS)
+    w["worker"] = member_of(staff("zjj-staff", chain["county"], Role.DEPARTMENT_STAFF, WORKER_PERMS), county_dept)
+    w["assistant"] = member_of(staff("sw-staff", chain["county"], Role.DEPARTMENT_STAFF, WORKER_PERMS), assist_dept)
+    w["town_worker"] = member_of(staff("cgb-staff", chain["town"], Role.DEPARTMENT_STAFF, WORKER_PERMS), town_dept)
+    w["gridder"] = staff("gridder", chain["village"], Role.GRID_MEMBER, GRID_PERMS)
+    assign_grid(actor=ACTOR, user=w["gridder"], grid=grid, member_kind=MemberKind.FULL_TIME)
+    w["leader"] = staff("leader", chain["county"], Role.LEADER, LEADER_PERMS)
+    w["citizen"] = make_user("citizen")
+    return w
+
+
+def submit(w, **fields):
+    data = {
+        "actor": w.get("citizen"),
+        "channel": "snap",
+        "title": "路灯不亮",
+        "description": "村口路灯坏了三天",
+        "lon": GRID_POINT[0],
+        "lat": GRID_POINT[1],
+        "reporter": w.get("citizen"),
+        "reporter_name": "欧阳娜娜",
+        "reporter_phone": "13800138000",
+        **fields,
+    }
+    matter, _created = services.submit(**data)
+    return matter
+
+
+def now_plus(**delta):
+    return timezone.now() + datetime.timedelta(**delta)
