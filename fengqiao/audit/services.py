@@ -48,11 +48,21 @@ VERB_TYPES = {
     "totp_reset": EventType.SECURITY,
     "recovery_codes_generated": EventType.SECURITY,
     "prune": EventType.AUDIT,
+    "submit": EventType.CREATE,
 }
 
 
 # Fallbacks by the action's first segment, for verbs VERB_TYPES does not know.
-NAMESPACE_TYPES = {"security": EventType.SECURITY, "accounts": EventType.PERMISSION, "audit": EventType.AUDIT}
+NAMESPACE_TYPES = {
+    "security": EventType.SECURITY,
+    "accounts": EventType.PERMISSION,
+    "audit": EventType.AUDIT,
+    # the closed loop: every step of a workflow changes the matter (ADR 0013)
+    "matter": EventType.UPDATE,
+    "task": EventType.UPDATE,
+    "supervision": EventType.UPDATE,
+    "notification": EventType.UPDATE,
+}
 
 
 class AuditError(Exception):

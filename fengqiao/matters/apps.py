@@ -14,3 +14,28 @@ class MattersConfig(AppConfig):
         from fengqiao.matters.sweep import sweep
 
         jobs.register("deadline-sweep", getattr(settings, "FENGQIAO_SWEEP_SECONDS", 60), sweep)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from fengqiao.centres.models import Centre
+        from fengqiao.core import cache
+        from fengqiao.departments.models import Category
+        from fengqiao.matters.models import DeadlinePolicy
+
+        # Cache bookkeeping only (no business effect): hot-path reference data is re-read after an edit.
+        def forget(prefix):
+            def receiver(**kwargs):
+                cache.clear(prefix)
+
+            return receiver
+
+        for model, prefix in ((DeadlinePolicy, "deadline-policies"), (Category, "categories"), (Centre, "centres")):
+            post_save.connect(forget(prefix), sender=model, weak=False, dispatch_uid=f"cache-{prefix}-save")
+            post_delete.connect(forget(prefix), sender=model, weak=False, dispatch_uid=f"cache-{prefix}-delete")
+
+        from fengqiao.core import bench
+        from fengqiao.matters import bench_intake
+
+        bench.register(
+            "intake", bench_intake.add_arguments, bench_intake.run, "REST intake under load vs a trivial endpoint"
+        )

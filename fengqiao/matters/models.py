@@ -209,6 +209,10 @@ class Matter(TimeStampedModel):
             ),
         ]
         indexes = [
+            # Lookups by client token and by source record (the unique constraints are partial indexes, which
+            # SQLite does not use for a plain equality lookup).
+            models.Index(fields=["client_key", "client_token"], name="matter_client_lookup"),
+            models.Index(fields=["source", "external_id"], name="matter_source_lookup"),
             models.Index(fields=["area", "submitted_at"]),
             models.Index(fields=["state", "submitted_at"]),
             models.Index(fields=["department", "submitted_at"]),

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from fengqiao.areas.models import Area, Grid
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import EventType
+from fengqiao.core import cache
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import IdentityError, normalise_phone
 from fengqiao.departments.models import Category
@@ -38,33 +39,68 @@ class Located:
     needs_triage: bool
 
 
-def top_area():
-    """The root of the installation's tree that has a centre (province or city), else the shallowest area."""
+REFERENCE_TTL = 60  # seconds (see fengqiao.core.cache)
+
+
+def _top_area_id():
     from fengqiao.centres.models import Centre
 
-    centre = Centre.objects.filter(active=True).select_related("area").order_by("area__level", "area__code").first()
-    if centre is not None:
-        return centre.area
-    area = Area.objects.current().order_by("level", "code").first()
-    if area is None:
+    centre = Centre.objects.filter(active=True).order_by("area__level", "area__code").values_list("area_id", flat=True)
+    first = centre.first()
+    if first is None:
+        first = Area.objects.current().order_by("level", "code").values_list("id", flat=True).first()
+    return first
+
+
+def top_area():
+    """The root of the installation's tree that has a centre (province or city), else the shallowest area."""
+    area_id = cache.get(("centres", "top"), REFERENCE_TTL, _top_area_id)
+    if area_id is None:
         raise ValidationError(_("The area tree is empty: import the divisions first."))
-    return area
+    return Area.objects.get(pk=area_id)
+
+
+def _centre_area_ids():
+    from fengqiao.centres.models import Centre
+
+    return frozenset(Centre.objects.filter(active=True).values_list("area_id", flat=True))
+
+
+def handling_area_for(area):
+    """The lowest area at or above `area` with an active centre; the top area when there is none."""
+    with_centre = cache.get(("centres", "areas"), REFERENCE_TTL, _centre_area_ids)
+    if area.pk in with_centre:
+        return area
+    found = handling_centre_area(area)
+    return found or top_area()
+
+
+def _layer():
+    from fengqiao.areas.grids import get_layer
+    from fengqiao.areas.models import GridLayer
+
+    return cache.get(("grid-layers", "comprehensive"), REFERENCE_TTL, lambda: get_layer(GridLayer.COMPREHENSIVE))
 
 
 def place(*, lon=None, lat=None, area=None) -> Located:
     """Where a matter belongs. A point outside every grid is not an error: it is flagged for triage."""
-    from fengqiao.areas.locate import locate
-    from fengqiao.core.geo import GeoError
+    from fengqiao.areas.locate import boundary_index, grid_index
+    from fengqiao.core.geo import GeoError, check_lonlat
 
     if lon is not None and lat is not None:
         try:
-            found = locate(lon, lat)
+            lon, lat = check_lonlat(lon, lat)
         except GeoError as exc:
             raise ValidationError({"location": str(exc)}) from None
-        if found.grid is not None:
-            return Located(found.grid.area, found.grid, "grid", False)
-        if found.area is not None:
-            return Located(found.area, None, found.method, True)
+        ids = grid_index(_layer()).query_ids([lon], [lat])
+        if ids[0] >= 0:
+            grid = Grid.objects.select_related("area").defer("geometry_wkb").filter(pk=int(ids[0])).first()
+            if grid is not None:
+                return Located(grid.area, grid, "grid", False)
+        area_id = boundary_index().find(lon, lat)
+        found = Area.objects.filter(pk=area_id).first() if area_id is not None else None
+        if found is not None:
+            return Located(found, None, "area-boundary", True)
         return Located(area or top_area(), None, "none", True)
     if area is not None:
         return Located(area, None, "given", False)
@@ -177,7 +213,7 @@ def submit(
                 lon, lat = image.gps
                 break
     located = place(lon=lon, lat=lat, area=area)
-    handling = handling_centre_area(located.area) or top_area()
+    handling = handling_area_for(located.area)
     now = timezone.now()
     submitted_at = submitted_at or now
     workflow = get_workflow("matter")
@@ -218,7 +254,7 @@ def submit(
                 attachment_store.store(matter, image, name=name, uploaded_by=matter.entered_by)
                 for name, image in processed
             ]
-            deadlines.start_clock(matter, Stage.ACCEPT, now=now)
+            deadlines.start_clock(matter, Stage.ACCEPT, now=now, fresh=True)
             if matter.provisional_deadline:
                 matter.save(update_fields=["provisional_deadline"])
             new_event(
@@ -250,11 +286,13 @@ def submit(
 
 def _existing(client_key, client_token, source, external_id):
     if client_token and client_key:
-        found = Matter.objects.filter(client_key=client_key, client_token=client_token).first()
-        if found is not None:
-            return found
+        found = Matter.objects.filter(client_key=client_key, client_token=client_token).order_by()[:1]
+        if found:
+            return found[0]
     if external_id and source:
-        return Matter.objects.filter(source=source, external_id=external_id).first()
+        found = Matter.objects.filter(source=source, external_id=external_id).order_by()[:1]
+        if found:
+            return found[0]
     return None
 
 

@@ -148,16 +148,23 @@ SUBCOMMANDS = {
 }
 
 
+def all_benchmarks():
+    """This module's benchmarks and those other apps registered (`fengqiao.core.bench.register`)."""
+    from fengqiao.core.bench import BENCHMARKS
+
+    return {**SUBCOMMANDS, **BENCHMARKS}
+
+
 class Command(BaseCommand):
-    help = "Benchmarks: " + "; ".join(f"{name}: {spec[2]}" for name, spec in SUBCOMMANDS.items())
+    help = "Benchmarks: locate, intake, … (fengqiao bench SUBCOMMAND --help)"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
-        for name, (add_arguments, _run, summary) in SUBCOMMANDS.items():
+        for name, (add_arguments, _run, summary) in all_benchmarks().items():
             add_arguments(sub.add_parser(name, help=summary, description=summary))
 
     def handle(self, *args, subcommand, **options):
-        _add, run, _summary = SUBCOMMANDS[subcommand]
+        _add, run, _summary = all_benchmarks()[subcommand]
 
         def out(line):
             self.stdout.write(line)
