@@ -14,6 +14,16 @@ from fengqiao.api.centres import (
 )
 from fengqiao.api.departments import CategoryViewSet, DepartmentViewSet
 from fengqiao.api.locate import LocateView
+from fengqiao.api.matters import (
+    DeadlinePolicyViewSet,
+    MatterViewSet,
+    PublicReportView,
+    RatingView,
+    SupervisionViewSet,
+    TaskViewSet,
+    TrackView,
+)
+from fengqiao.api.notifications import InboxViewSet
 from fengqiao.api.people import (
     BuildingViewSet,
     HouseholdViewSet,
@@ -41,9 +51,17 @@ router.register("buildings", BuildingViewSet, basename="building")
 router.register("places", PlaceViewSet, basename="place")
 router.register("organisations", OrganisationViewSet, basename="organisation")
 router.register("special-care", SpecialCareViewSet, basename="special-care")
+router.register("inbox", InboxViewSet, basename="inbox")
+router.register("matters", MatterViewSet, basename="matter")
+router.register("supervisions", SupervisionViewSet, basename="supervision")
+router.register("tasks", TaskViewSet, basename="task")
+router.register("deadline-policies", DeadlinePolicyViewSet, basename="deadline-policy")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("locate", LocateView.as_view(), name="locate"),
+    path("track/<str:code>/", TrackView.as_view(), name="track"),
+    path("track/<str:code>/rating/", RatingView.as_view(), name="track-rating"),
+    path("reports/", PublicReportView.as_view(), name="public-report"),
     *router.urls,
 ]
