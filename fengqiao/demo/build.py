@@ -9,8 +9,9 @@ is missing or different, and records one audit event for what it wrote. Real dat
 (non-synthetic) boundary or grid is never overwritten.
 
 Phases: reference data → divisions → real boundaries → plan (pure computation, in worker processes for the
-province) → synthetic boundaries and grids → centres → departments → users → synthetic residents (households,
-persons, buildings, places and organisations; county scale only, see `residents`). Each phase is timed.
+province) → synthetic boundaries and grids → centres → departments → users (with their second factor when it is
+required, see `institutions`) → synthetic residents (households, persons, buildings, places and organisations;
+county scale only, see `residents`) → special care records of some of them (`care`). Each phase is timed.
 """
 
 import concurrent.futures
@@ -39,14 +40,14 @@ from fengqiao.areas.seed import seed_grid_layers
 from fengqiao.audit import services as audit
 from fengqiao.centres.models import Centre, ServiceSpace, SpaceType
 from fengqiao.centres.seed import seed_space_types
-from fengqiao.demo import geography, institutions, residents, sources
+from fengqiao.demo import care, geography, institutions, residents, sources
 from fengqiao.demo import plan as planning
 from fengqiao.demo.catalogue import COUNTY_DEPARTMENTS, TOWN_DEPARTMENTS
 from fengqiao.demo.institutions import DemoUser
 from fengqiao.demo.sources import DemoError
 from fengqiao.departments.models import Category, Department, Responsibility
 from fengqiao.departments.seed import seed_categories
-from fengqiao.people.models import Building, Household, Organisation, Person, Place
+from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
 
 SCALES = ("county", "province")
 __all__ = ["COUNTY_DEPARTMENTS", "SCALES", "TOWN_DEPARTMENTS", "DemoError", "DemoReport", "build_demo"]
@@ -159,6 +160,8 @@ def build_demo(*, actor, scale="county", data_dir=None, seed=42, progress=None):
         if scale == "county":
             with _phase(report, "synthetic residents", progress):
                 residents.write_residents(report, scope, seed=seed)
+            with _phase(report, "special care records", progress):
+                care.write_care(report, scope, actor=actor, seed=seed)
         if report.changed:
             audit.record(
                 actor=actor,
@@ -296,6 +299,7 @@ def _counts(scope, units):
         "buildings": Building.objects.count(),
         "places": Place.objects.count(),
         "organisations": Organisation.objects.count(),
+        "special care records": SpecialCare.objects.count(),
     }
     return counts
 

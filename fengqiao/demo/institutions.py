@@ -1,14 +1,22 @@
 """The demo's institutions: governance centres with their service spaces, departments with their catalogue of
 responsibilities, and the demo users: staff stationed in centres through the centres service, and one user per
-role (ADR 0009) granted over a real place of the demo county through the accounts services.
+role (ADR 0009) granted over a real place of the demo county through the accounts services, with grid members
+of each kind (专职, 专业, 兼职) and the informant posted to grids.
+
+Users who must sign in with a second factor (`security.policy.second_factor_required`: staff and superusers,
+unless FENGQIAO_DEMO_NO_2FA is set) get a TOTP device through the security enrolment service, so that the
+printed logins work: the build confirms it with a code computed from the secret, like a phone would (ADR 0010).
+The secret is stored encrypted and printed on every run; it is never replaced by a rebuild.
 
 Rows that already exist are left alone, so a rebuild writes nothing.
 """
 
+import datetime
 import os
 import secrets
 from dataclasses import dataclass
 
+import pyotp
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
@@ -27,6 +35,9 @@ from fengqiao.demo.bulk import insert_rows
 from fengqiao.demo.catalogue import COUNTY_DEPARTMENTS, TOWN_DEPARTMENTS, department_name
 from fengqiao.demo.sources import DemoError
 from fengqiao.departments.models import Category, Department, Responsibility
+from fengqiao.security import clock, policy
+from fengqiao.security.models import TotpDevice
+from fengqiao.security.services import otp
 
 FLOOR_AREA = {Level.CITY: 1000, Level.COUNTY: 500, Level.TOWN: 200, Level.VILLAGE: 60}  # domain.md §4
 HALL_SEATS = {Level.CITY: 40, Level.COUNTY: 30, Level.TOWN: 20, Level.VILLAGE: 8}
@@ -45,7 +56,9 @@ DEMO_STAFF = [
 DEMO_ROLE_USERS = [
     ("demo-citizen", Role.CITIZEN, "village", "村民", False),
     ("demo-grid-member", Role.GRID_MEMBER, "village", "专职网格员（负责本村一个综合网格）", False),
-    ("demo-informant", Role.INFORMANT, "village", "村平安信息员", False),
+    ("demo-grid-professional", Role.GRID_MEMBER, "town", "专业网格员（镇派出所社区民警，进驻两个村的综合网格）", False),
+    ("demo-grid-part-time", Role.GRID_MEMBER, "village", "兼职网格员（村干部兼任）", False),
+    ("demo-informant", Role.INFORMANT, "village", "村平安信息员（报告本村一个综合网格的情况）", False),
     ("demo-centre-staff", Role.CENTRE_STAFF, "town", "镇综治中心工作人员", True),
     ("demo-department-staff", Role.DEPARTMENT_STAFF, "county", "县职能部门工作人员", True),
     ("demo-mediator", Role.MEDIATOR, "town", "镇人民调解员", False),
@@ -56,6 +69,16 @@ DEMO_ROLE_USERS = [
     ("demo-security-admin", Role.SECURITY_ADMIN, "province", "安全管理员（三权分立）", True),
     ("demo-audit-admin", Role.AUDIT_ADMIN, "province", "审计管理员（三权分立）", True),
 ]
+# Grid posts (accounts.GridAssignment) of the role users above: user name, member kind, and which comprehensive
+# grids: "first" / "last" = the village's first / last grid (the same one when it has only one), "villages" = the
+# first grid of each of the first two villages of the town. The informant's post is part-time (信息员 are
+# volunteers; GridAssignment has no kind of its own for them).
+DEMO_GRID_POSTS = [
+    ("demo-grid-member", MemberKind.FULL_TIME, "first"),
+    ("demo-grid-professional", MemberKind.PROFESSIONAL, "villages"),
+    ("demo-grid-part-time", MemberKind.PART_TIME, "last"),
+    ("demo-informant", MemberKind.PART_TIME, "first"),
+]
 
 
 @dataclass
@@ -64,6 +87,8 @@ class DemoUser:
     role: str
     password: str | None  # set only when this run chose or reset it (printed once, never stored)
     area: str = ""  # where the role or post is held
+    totp_secret: str = ""  # the user's TOTP secret when they have a second factor (printed on every run)
+    totp_uri: str = ""  # the same as an otpauth:// URI
 
 
 @dataclass
@@ -226,25 +251,27 @@ def write_users(report, *, actor, password=None):
         if area is not None:
             _station(report, actor=actor, user=user, area=area, dep_code=dep_code, space_code=space_code, duty=role)
     places = _role_places(county)
-    if places is None:
-        return
-    for username, role, where, description, is_staff in DEMO_ROLE_USERS:
-        area = places[where]
-        user = ensure(username, f"{description} [{role}]", area, is_staff=is_staff)
-        _grant(report, actor=actor, user=user, area=area, role=role)
-    _assign_grid(report, actor=actor, user=User.objects.get(username="demo-grid-member"), village=places["village"])
+    if places is not None:
+        for username, role, where, description, is_staff in DEMO_ROLE_USERS:
+            area = places[where]
+            user = ensure(username, f"{description} [{role}]", area, is_staff=is_staff)
+            _grant(report, actor=actor, user=user, area=area, role=role)
+        _post_to_grids(report, actor=actor, places=places)
+    _second_factors(report)
 
 
 def _role_places(county):
-    """{"village", "town", "county", "province"} Areas for the role users, or None without the demo county."""
+    """{"village", "town", "county", "province"} Areas for the role users (and "villages": the town's first two
+    villages), or None without the demo county."""
     if county is None or county.valid_to is not None:
         return None
     town = Area.objects.current().filter(parent=county, level=Level.TOWN).order_by("code").first()
-    village = Area.objects.current().filter(parent=town, level=Level.VILLAGE).order_by("code").first() if town else None
+    below = Area.objects.current().filter(parent=town, level=Level.VILLAGE) if town else Area.objects.none()
+    villages = list(below.order_by("code")[:2])
     province = next((a for a in county.ancestors(include_self=False) if a.level == Level.PROVINCE), None)
-    if None in (town, village, province):
+    if None in (town, province) or not villages:
         return None
-    return {"village": village, "town": town, "county": county, "province": province}
+    return {"village": villages[0], "villages": villages, "town": town, "county": county, "province": province}
 
 
 def _grant(report, *, actor, user, area, role):
@@ -254,15 +281,45 @@ def _grant(report, *, actor, user, area, role):
     report.written["role assignments"] += 1
 
 
-def _assign_grid(report, *, actor, user, village):
-    """The grid member patrols the village's first comprehensive grid."""
-    if GridAssignment.objects.current().filter(user=user).exists():
-        return
-    grid = Grid.objects.current().filter(area=village, layer__code=planning.COMPREHENSIVE).order_by("code").first()
-    if grid is None:
-        return
-    assign_grid(actor=actor, user=user, grid=grid, member_kind=MemberKind.FULL_TIME)
-    report.written["grid assignments"] += 1
+def _post_to_grids(report, *, actor, places):
+    """Post the grid members and the informant to their grids (DEMO_GRID_POSTS); existing posts are kept."""
+    User = get_user_model()
+    comprehensive = Grid.objects.current().filter(layer__code=planning.COMPREHENSIVE).order_by("code")
+    first_village = list(comprehensive.filter(area=places["village"]))
+    grids_of = {
+        "first": first_village[:1],
+        "last": first_village[-1:],
+        "villages": [g for g in (comprehensive.filter(area=v).first() for v in places["villages"]) if g is not None],
+    }
+    for username, kind, which in DEMO_GRID_POSTS:
+        user = User.objects.get(username=username)
+        posted = set(GridAssignment.objects.current().filter(user=user).values_list("grid_id", flat=True))
+        for grid in grids_of[which]:
+            if grid.pk not in posted:
+                assign_grid(actor=actor, user=user, grid=grid, member_kind=kind)
+                report.written["grid assignments"] += 1
+
+
+def _second_factors(report):
+    """A confirmed TOTP device for every listed user who must have one; the secret of everyone who has one.
+
+    A user with a confirmed device keeps it (and its secret). Otherwise the security enrolment service starts
+    one (or takes the one waiting) and confirms it with the code of the previous 30-second step, which it accepts
+    for clock drift: the code the user's app shows now is then still unused (a code is accepted only once)."""
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=[d.username for d in report.users])}
+    devices = {d.user_id: d for d in TotpDevice.objects.filter(user__in=users.values())}
+    for listed in report.users:
+        user = users[listed.username]
+        device = devices.get(user.pk)
+        if (device is None or device.confirmed_at is None) and policy.second_factor_required(user):
+            device = otp.start_enrolment(user=user)
+            totp = pyotp.TOTP(device.secret)
+            otp.confirm_enrolment(user=user, code=totp.at(clock.now() - datetime.timedelta(seconds=totp.interval)))
+            device.refresh_from_db()
+            report.written["second factors"] += 1
+        if device is not None and device.confirmed_at is not None:
+            listed.totp_secret = device.secret
+            listed.totp_uri = otp.provisioning_uri(device)
 
 
 def _station(report, *, actor, user, area, dep_code, space_code, duty):

@@ -1,7 +1,9 @@
 """The county demo, built once per module from the committed fixture alone (no shared data)."""
 
 import collections
+import datetime
 
+import pyotp
 import pytest
 import shapely
 from django.contrib.auth import get_user_model
@@ -9,8 +11,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Count
 from django.test import override_settings
+from django.utils import timezone
 
-from fengqiao.accounts.models import AreaAssignment, GridAssignment, Role
+from fengqiao.accounts.models import AreaAssignment, GridAssignment, MemberKind, Role
 from fengqiao.accounts.scope import Scope
 from fengqiao.areas.codes import Level
 from fengqiao.areas.coverage import check_coverage
@@ -20,13 +23,15 @@ from fengqiao.audit.models import AuditEvent
 from fengqiao.centres.models import Centre, ServiceSpace, Stationing
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import parse_id_number
-from fengqiao.demo import build, residents
+from fengqiao.demo import build, care, residents
 from fengqiao.demo.build import DemoError, build_demo
 from fengqiao.demo.institutions import DEMO_ROLE_USERS
 from fengqiao.demo.sources import DEMO_COUNTY
 from fengqiao.demo.tests.helpers import coverage_errors
 from fengqiao.departments.models import Department, Responsibility
-from fengqiao.people.models import Building, Household, Organisation, Person, Place
+from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
+from fengqiao.security.models import RecoveryCode, TotpDevice
+from fengqiao.security.services import otp
 
 ABSENT = "/nonexistent/shared-data"
 MODELS = [
@@ -46,6 +51,9 @@ MODELS = [
     Building,
     Place,
     Organisation,
+    SpecialCare,
+    TotpDevice,
+    RecoveryCode,
 ]
 
 
@@ -57,7 +65,7 @@ def county_demo(django_db_setup, django_db_blocker, tmp_path_factory):
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
-            with override_settings(SHARED_DATA_DIR=absent):
+            with override_settings(SHARED_DATA_DIR=absent, DEMO_NO_2FA=False):
                 report = build_demo(actor="test", scale="county")
             yield report
         finally:
@@ -185,6 +193,65 @@ def test_the_demo_grid_member_patrols_a_grid_of_their_village(county_demo, count
     assert assignment.grid.area_id == village.pk and village.level == Level.VILLAGE
 
 
+def _posts(username):
+    """(role, area of the role, [(grid's area, member kind)]) of a demo user."""
+    granted = AreaAssignment.objects.current().select_related("area").get(user__username=username)
+    posts = GridAssignment.objects.current().filter(user__username=username).select_related("grid__area")
+    return granted.role, granted.area, [(p.grid.area, p.member_kind) for p in posts.order_by("grid__code")]
+
+
+def test_grid_members_of_every_kind_and_the_informant_are_posted_to_grids(county_demo, county):
+    listed = {u.username for u in county_demo.users}
+    assert {"demo-grid-professional", "demo-grid-part-time", "demo-informant"} <= listed
+    role, town, posts = _posts("demo-grid-professional")
+    assert role == Role.GRID_MEMBER and town.level == Level.TOWN and town.parent_id == county.pk
+    assert len(posts) == 2 and len({area.pk for area, _kind in posts}) == 2  # a grid in each of two villages
+    assert all(area.parent_id == town.pk and kind == MemberKind.PROFESSIONAL for area, kind in posts)
+    for username, role_wanted, kind_wanted in (
+        ("demo-grid-part-time", Role.GRID_MEMBER, MemberKind.PART_TIME),
+        ("demo-informant", Role.INFORMANT, MemberKind.PART_TIME),
+    ):
+        role, village, posts = _posts(username)
+        assert role == role_wanted and village.level == Level.VILLAGE
+        assert [(area.pk, kind) for area, kind in posts] == [(village.pk, kind_wanted)], username
+    kinds = set(
+        GridAssignment.objects.current()
+        .filter(user__username__startswith="demo-")
+        .values_list("member_kind", flat=True)
+    )
+    assert kinds == set(MemberKind.values)
+    assert not get_user_model().objects.filter(username__startswith="demo-grid", is_staff=True).exists()
+
+
+# --- second factor ---------------------------------------------------------------------------------------
+
+
+def test_staff_get_a_confirmed_second_factor_whose_secret_is_listed(county_demo, county):
+    listed = {u.username: u for u in county_demo.users}
+    with_secret = {name for name, u in listed.items() if u.totp_secret}
+    staff = set(get_user_model().objects.filter(username__in=listed, is_staff=True).values_list("username", flat=True))
+    assert "admin" in staff and staff <= with_secret
+    assert "demo-citizen" not in with_secret and "demo-grid-member" not in with_secret
+    devices = TotpDevice.objects.filter(user__username__in=with_secret, confirmed_at__isnull=False)
+    assert {d.user.username: d.secret for d in devices.select_related("user")} == {
+        name: listed[name].totp_secret for name in with_secret
+    }
+    assert listed["admin"].totp_uri.startswith("otpauth://totp/fengqiao:admin?secret=" + listed["admin"].totp_secret)
+    # the printed login works: the code the authenticator shows now is accepted at sign-in
+    admin = get_user_model().objects.get(username="admin")
+    assert otp.verify(user=admin, code=pyotp.TOTP(listed["admin"].totp_secret).now()) == "totp"
+
+
+def test_without_the_second_factor_no_device_is_set_up(county_demo, county):
+    TotpDevice.objects.filter(user__username="demo-leader").delete()
+    with override_settings(DEMO_NO_2FA=True):
+        report = build_demo(actor="test", scale="county", data_dir=ABSENT)
+    listed = {u.username: u for u in report.users}
+    assert not TotpDevice.objects.filter(user__username="demo-leader").exists()
+    assert listed["demo-leader"].totp_secret == "" and report.written["second factors"] == 0
+    assert listed["admin"].totp_secret  # enrolled earlier: still asked for at sign-in, so still shown
+
+
 def test_the_town_centre_staff_scope_covers_their_town_only(county_demo, county):
     staff = get_user_model().objects.get(username="demo-centre-staff")
     town = AreaAssignment.objects.get(user=staff).area
@@ -204,6 +271,8 @@ def test_building_again_changes_nothing(county_demo, county):
 
     assert not again.changed, again.written
     assert all(u.password is None for u in again.users)
+    secrets = {u.username: (u.totp_secret, u.totp_uri) for u in county_demo.users}
+    assert {u.username: (u.totp_secret, u.totp_uri) for u in again.users} == secrets  # shown again, not replaced
     assert {m.__name__: m.objects.count() for m in MODELS} == before
     assert sorted(Grid.objects.values_list("code", "geometry_hash", "updated_at")) == hashes
     # the division import audits every run, even an unchanged one; the demo itself records nothing
@@ -237,6 +306,9 @@ def test_demo_command_builds_and_prints_a_summary_without_serving(county_demo, c
     assert "written this run: nothing (already built)" in out
     assert "comprehensive grids" in out
     assert "admin" in out and "password unchanged" in out
+    admin = next(u for u in county_demo.users if u.username == "admin")
+    assert f"TOTP secret: {admin.totp_secret}  {admin.totp_uri}" in out
+    assert "authenticator app" in out and "FENGQIAO_DEMO_NO_2FA" not in out
     centre_staff = next(line for line in out.splitlines() if "demo-centre-staff" in line)
     town = AreaAssignment.objects.get(user__username="demo-centre-staff").area
     assert "centre_staff" in centre_staff and town.name in centre_staff
@@ -296,3 +368,66 @@ def test_the_residents_are_the_same_for_the_same_seed(county_demo, county):
     second = residents.plan_residents(villages, {}, [], seed=42)
     assert [p.id_number for *_k, p in first.members] == [p.id_number for *_k, p in second.members]
     assert [p.name for *_k, p in first.members] == [p.name for *_k, p in second.members]
+
+
+# --- special care ----------------------------------------------------------------------------------------
+
+
+def test_special_care_records_of_every_category_in_every_town(county_demo, county):
+    today = timezone.localdate()
+    records = list(SpecialCare.objects.select_related("person__area__parent", "person__household"))
+    assert county_demo.counts["special care records"] == len(records) == county_demo.written["special care records"]
+    by_town = collections.defaultdict(set)
+    for record in records:
+        by_town[record.person.area.parent.code].add(record.category)
+        assert record.person.household.number.startswith("SIM-")  # synthetic persons only
+        assert record.details.startswith("（模拟）")
+        assert record.since <= today < record.retention_until
+        if record.category == SpecialCare.Category.MENTAL_ILLNESS:
+            assert 0 <= record.risk_level <= 5
+        else:
+            assert record.risk_level is None
+    categories = set(SpecialCare.Category.values) - {SpecialCare.Category.OTHER}
+    big_towns = [
+        code
+        for code, n in collections.Counter(Person.objects.values_list("area__parent__code", flat=True)).items()
+        if n >= care.TOWN_MINIMUM_RESIDENTS
+    ]
+    assert len(big_towns) == 6  # the six real towns, not the forest farm and the nature reserve
+    assert all(by_town[code] == categories for code in big_towns)
+    assert len({r.person_id for r in records}) == len(records)  # one group per person
+
+
+def test_special_care_proportions_are_plausible(county_demo, county):
+    persons = Person.objects.count()
+    counts = collections.Counter(SpecialCare.objects.values_list("category", flat=True))
+    assert 0.002 <= counts[SpecialCare.Category.MENTAL_ILLNESS] / persons <= 0.006  # about 0.4 %
+    for rare in ("community_correction", "released_prisoner", "crisis"):
+        assert 1 <= counts[rare] < counts[SpecialCare.Category.ELDERLY]
+    elderly = SpecialCare.objects.filter(category=SpecialCare.Category.ELDERLY).select_related("person__area")
+    in_villages = sum(care._rural(r.person.area) for r in elderly)
+    assert in_villages > len(elderly) - in_villages  # left-behind elderly live mostly in villages (村)
+
+
+def test_special_care_details_are_encrypted_and_every_record_is_audited(county_demo, county):
+    record = SpecialCare.objects.first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT details FROM people_specialcare")
+        raw = [row[0] for row in cursor.fetchall()]
+    assert raw and all(value.startswith("enc1:") and "模拟" not in value for value in raw)
+    assert record.details not in raw
+    events = AuditEvent.objects.filter(action="people.specialcare.create", actor_label="test")
+    assert events.count() == SpecialCare.objects.count()
+    assert not events.filter(summary__contains=record.category).exists()  # the category stays out of the audit
+
+
+def test_the_same_persons_are_chosen_for_the_same_seed(county_demo, county):
+    town = Area.objects.filter(parent=county, level=Level.TOWN).order_by("code").first()
+    villages = {v.pk: v for v in Area.objects.filter(parent=town)}
+    persons = sorted(Person.objects.filter(area__parent=town), key=lambda p: p.id_number)
+    today = datetime.date(2026, 11, 25)
+    first = care.plan_care(town, persons, villages, seed=42, today=today)
+    second = care.plan_care(town, list(persons), villages, seed=42, today=today)
+    assert [(p.pk, *rest) for p, *rest in first] == [(p.pk, *rest) for p, *rest in second]
+    other = care.plan_care(town, persons, villages, seed=7, today=today)
+    assert [p.pk for p, *_rest in other] != [p.pk for p, *_rest in first]

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from fengqiao.demo.build import SCALES, DemoError, build_demo
+from fengqiao.security import policy
 
 
 class Command(BaseCommand):
@@ -53,6 +54,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {user.username:<22} {user.role}{where}  password: {secret}")
             else:
                 self.stdout.write(f"  {user.username:<22} {user.role}{where}  password unchanged")
+            if user.totp_secret:
+                indent = " " * 25
+                self.stdout.write(f"{indent}TOTP secret: {self.style.WARNING(user.totp_secret)}  {user.totp_uri}")
         if any(u.password for u in report.users):
             self.stdout.write(
                 "  The password is shown once and stored nowhere. Set FENGQIAO_DEMO_PASSWORD to choose it, or "
@@ -62,4 +66,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 "  Passwords were set by an earlier run; set FENGQIAO_DEMO_PASSWORD to reset them, or run "
                 "`fengqiao changepassword admin`."
+            )
+        if any(u.totp_secret for u in report.users):
+            self.stdout.write(
+                "  Users with a TOTP secret sign in with a second factor: add the secret (or the otpauth:// URI) to "
+                "an authenticator app and give its 6-digit code after the password. The secret is kept (encrypted) "
+                "and shown again on every run; after a reset in the admin, the next sign-in (or demo run) sets up "
+                "a new one."
+            )
+        if policy.demo_without_second_factor():
+            self.stdout.write(
+                "  The second factor is switched off (FENGQIAO_DEMO_NO_2FA); every admin page shows a banner saying so."
             )
