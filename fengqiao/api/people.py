@@ -2,7 +2,8 @@
 care records. Personal fields are accepted in plain text and only ever returned masked; ``id_number=`` and
 ``phone=`` find persons through the keyed hashes. ``POST /persons/{id}/unmask/`` returns the plaintext to holders
 of ``people.unmask_person``, for a stated reason, and is audited. Special care records need
-``people.view_specialcare``, and every read of them is audited."""
+``people.view_specialcare``, and every read of them is audited; without a ``retention_until`` they get the
+category's default retention period, restarted from ``until`` when the care ends."""
 
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -199,7 +200,17 @@ class SpecialCareSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SpecialCare
-        fields = ["id", "person", "category", "risk_level", "details", "since", "retention_until", "created_at"]
+        fields = [
+            "id",
+            "person",
+            "category",
+            "risk_level",
+            "details",
+            "since",
+            "until",
+            "retention_until",
+            "created_at",
+        ]
 
 
 class SpecialCareUpdateSerializer(serializers.ModelSerializer):
@@ -207,7 +218,7 @@ class SpecialCareUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SpecialCare
-        fields = ["category", "risk_level", "details", "since", "retention_until"]
+        fields = ["category", "risk_level", "details", "since", "until", "retention_until"]
         extra_kwargs = {"category": {"required": False}}
 
 

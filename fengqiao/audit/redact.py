@@ -3,7 +3,12 @@ auditors and exported, so they hold personal values only as `core.masking` shows
 
 A key is personal when it is listed in PERSONAL_KEYS, when the caller names it (`record(personal=[...])`), or when
 the audited object's model stores it in an EncryptedTextField. Keys are matched at every depth, and a value that is a
-list (the `[old, new]` pairs of `core.changes.jsonable`) is masked item by item."""
+list (the `[old, new]` pairs of `core.changes.jsonable`) is masked item by item.
+
+Free text (an unmask reason, a note, a summary) has no keys: `redact_text` masks whatever in it looks like a mainland
+mobile or landline number or a citizen ID number."""
+
+import re
 
 from fengqiao.core.crypto import EncryptedTextField
 from fengqiao.core.masking import mask, mask_id_number, mask_name, mask_phone
@@ -72,3 +77,30 @@ def redact(value, extra=frozenset()):
     if isinstance(value, list | tuple):
         return [redact(item, extra) for item in value]
     return value
+
+
+# Not preceded or followed by another digit (or a letter, for the ID's X), so longer numbers (a timestamp, an order
+# number) are left alone; Chinese text around a number is no boundary problem.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
+_LANDLINE = re.compile(r"(?<![\d+])(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3})[\s-]?\d{7,8}(?!\d)")
+
+
+def _mobile(match):
+    digits = re.sub(r"\D", "", match.group())
+    return mask_phone(digits[-11:])
+
+
+def _landline(match):
+    return mask_phone(re.sub(r"[^\d-]", "", match.group()))
+
+
+def redact_text(text):
+    """`text` with every substring shaped like an ID number (18 characters; the 15-digit first-generation cards
+    expired in 2013 and look like villager-group codes), a mobile number (11 digits from
+    13–19, with or without +86 and separators) or a landline with area code masked as `core.masking` shows them."""
+    if not text or not isinstance(text, str):
+        return text
+    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group().upper()), text)
+    text = _MOBILE.sub(_mobile, text)
+    return _LANDLINE.sub(_landline, text)

@@ -6,11 +6,20 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
+from fengqiao.accounts.scope import request_scope
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import IdentityError, normalise_phone
 from fengqiao.core.masking import mask, mask_id_number, mask_name, mask_phone
-from fengqiao.people import services
-from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
+from fengqiao.people import selectors, services
+from fengqiao.people.models import (
+    Building,
+    Household,
+    Organisation,
+    Person,
+    PersonIdentityConflict,
+    Place,
+    SpecialCare,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -134,3 +143,44 @@ class SpecialCareAdmin(ScopedAdminMixin, ReadOnlyAdmin):
             if record is not None:
                 services.record_care_reads(actor=request.user, records=[record])
         return response
+
+
+@admin.register(PersonIdentityConflict)
+class PersonIdentityConflictAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    """Persons registered twice with one ID number by staff who could not see each other's record. Listed only to
+    users whose scope covers both persons; anyone who may view persons there may review the list, and holders of
+    `change_personidentityconflict` may mark pairs resolved (after correcting the records)."""
+
+    admin_scope_path = "person__area__path"
+    list_display = ["created_at", "area", "existing_record", "new_record", "resolved_at", "resolved_by"]
+    fields = readonly_fields = list_display
+    list_filter = [("resolved_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["area", "person__area", "existing__area"]
+    actions = ["resolve"]
+
+    def get_queryset(self, request):
+        # the new record's area by the mixin, the earlier record's here: both must lie in the scope
+        return selectors.identity_conflicts(request_scope(request), super().get_queryset(request))
+
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        return user.has_perm("people.view_personidentityconflict") or user.has_perm("people.view_person")
+
+    def has_resolve_permission(self, request):
+        return request.user.has_perm("people.change_personidentityconflict")
+
+    @admin.display(description=_("earlier record"))
+    def existing_record(self, obj):
+        return f"{obj.existing} · {obj.existing.area.name} · #{obj.existing_id}"
+
+    @admin.display(description=_("new record"))
+    def new_record(self, obj):
+        return f"{obj.person} · {obj.person.area.name} · #{obj.person_id}"
+
+    @admin.action(description=_("Mark as resolved"), permissions=["resolve"])
+    def resolve(self, request, queryset):
+        done = 0
+        for conflict in queryset.filter(resolved_at__isnull=True):
+            services.resolve_identity_conflict(conflict, actor=request.user)
+            done += 1
+        self.message_user(request, _("%(count)d conflicts marked as resolved.") % {"count": done})

@@ -268,7 +268,12 @@ CHECKS = {"persons": _check_person, "households": _check_household, "places": _c
 
 
 def _write_person(key, values, actor):
-    existing = Person.objects.filter(id_number_hash=key).first()
+    matches = list(Person.objects.filter(id_number_hash=key).order_by("pk")[:2])
+    if len(matches) > 1:  # registered twice by staff of different areas (an identity conflict under review)
+        raise ValidationError(
+            {"身份证号": ["this ID number is registered more than once; resolve the identity conflict first"]}
+        )
+    existing = matches[0] if matches else None
     if existing is None:
         fields = {k: v for k, v in values.items() if v is not None}
         services.create_person(actor=actor, **fields)

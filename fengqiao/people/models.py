@@ -3,9 +3,14 @@ buildings, places and organisations, and the special and vulnerable groups among
 
 Personal data (PIPL; ADR 0005) is stored in EncryptedTextFields; exact lookups use keyed hashes. A person's birth
 date and sex are derived from the ID number, never asked for twice. Special care records are sensitive personal
-information: reading them needs their own permission and is audited; they are erased after `retention_until`.
+information: reading them needs their own permission and is audited; they are erased after `retention_until`,
+which always has a value (`SPECIAL_CARE_RETENTION_DAYS`).
 """
 
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +98,42 @@ class Person(TimeStampedModel):
         return mask_name(self.name) or str(self.pk)
 
 
+class PersonIdentityConflict(TimeStampedModel):
+    """Two persons registered with the same ID number by staff whose scope did not reach the other record.
+
+    Refusing the second registration would tell a town's staff that the number is registered elsewhere (a leak of
+    its existence), so the record is created and the pair flagged for review instead. Only users whose scope covers
+    both persons see the flag (`people.selectors.identity_conflicts`); `area` is the lowest area holding both (the
+    lowest common ancestor), or none when they lie under different roots."""
+
+    area = models.ForeignKey(
+        Area,
+        verbose_name=_("common area"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="identity_conflicts",
+        help_text=_("the lowest area that holds both persons"),
+    )
+    person = models.ForeignKey(
+        Person, verbose_name=_("new record"), on_delete=models.CASCADE, related_name="identity_conflicts"
+    )
+    existing = models.ForeignKey(
+        Person, verbose_name=_("earlier record"), on_delete=models.CASCADE, related_name="identity_conflicts_earlier"
+    )
+    resolved_at = models.DateTimeField(_("marked resolved at"), null=True, blank=True, db_index=True)
+    resolved_by = models.CharField(_("marked resolved by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("identity conflict")
+        verbose_name_plural = _("identity conflicts")
+        ordering = ["-created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["person", "existing"], name="people_conflict_once")]
+
+    def __str__(self):
+        return f"{self.existing_id} / {self.person_id}"
+
+
 class Building(TimeStampedModel):
     class Use(models.TextChoices):
         RESIDENTIAL = "residential", _("residential")
@@ -174,9 +215,42 @@ class Organisation(TimeStampedModel):
         return self.name
 
 
+# Days a special care record is kept, by category ([I]: inferred, to be confirmed with the county's civil affairs,
+# justice and health offices; override with settings.FENGQIAO_SPECIAL_CARE_RETENTION_DAYS, a dict category→days,
+# whose entries replace these one by one). The period runs from the last day of care (`until`) once the record is
+# ended, and until then from its first day (`since`, else the day it was recorded): a record that nobody ends or
+# extends is erased when the period runs out, so nothing sensitive is kept without a decision (PIPL Art. 47).
+SPECIAL_CARE_RETENTION_DAYS = {
+    "community_correction": 3 * 365,  # [I] the term is at most a few years; kept 3 years after it
+    "released_prisoner": 5 * 365,  # [I] the 5-year resettlement and assistance period (安置帮教) after release
+    "mental_illness": 5 * 365,  # [I] long-term follow-up; a case still open is reviewed and extended
+    "left_behind_elderly": 3 * 365,  # [I]
+    "left_behind_child": 3 * 365,  # [I]
+    "crisis": 365,  # [I] crisis intervention is short; one year after it
+    "other": 365,  # [I]
+}
+
+
+def special_care_retention_days(category: str) -> int:
+    """Days a record of `category` is kept (SPECIAL_CARE_RETENTION_DAYS, overridden by the setting)."""
+    days = {**SPECIAL_CARE_RETENTION_DAYS, **getattr(settings, "FENGQIAO_SPECIAL_CARE_RETENTION_DAYS", {})}
+    value = days.get(category)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ImproperlyConfigured(
+            f"FENGQIAO_SPECIAL_CARE_RETENTION_DAYS[{category!r}] must be a positive number of days, got {value!r}"
+        )
+    return value
+
+
+def default_retention_until(category: str, start: datetime.date) -> datetime.date:
+    return start + datetime.timedelta(days=special_care_retention_days(category))
+
+
 class SpecialCare(TimeStampedModel):
     """A person in a special or vulnerable group. Sensitive personal information (PIPL Art. 28): reads need
-    `view_specialcare` and are audited; the record is erased after `retention_until`."""
+    `view_specialcare` and are audited; exporting needs `export_specialcare` as well (no role holds it by default).
+    The record is erased after `retention_until`, which the services fill from SPECIAL_CARE_RETENTION_DAYS when
+    it is not given: from `since` (or the day of recording) on creation, from `until` when the care ends."""
 
     class Category(models.TextChoices):
         COMMUNITY_CORRECTION = "community_correction", _("community correction")
@@ -198,12 +272,14 @@ class SpecialCare(TimeStampedModel):
     )
     details = EncryptedTextField(_("details"), blank=True)
     since = models.DateField(_("since"), null=True, blank=True)
+    until = models.DateField(_("last day of care"), null=True, blank=True, help_text=_("set when the care ends"))
     retention_until = models.DateField(_("keep until"), null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("special care record")
         verbose_name_plural = _("special care records")
         ordering = ["person", "category"]
+        permissions = [("export_specialcare", _("Can include special care records in exports"))]
 
     def __str__(self):
         return f"{self.person} · {self.get_category_display()}"

@@ -1,6 +1,8 @@
 """Every write to the registers of people, places and organisations (style: one transaction, keyword-only
 actor, one audit event). Personal values are masked in the audit (`personal=`; encrypted fields are masked by
-`audit.redact` anyway). Bad input raises ValidationError naming the field, and nothing is written."""
+`audit.redact` anyway); free text (reasons, notes, summaries) passes through `audit.redact.redact_text`, which masks
+anything shaped like a phone or ID number. Bad input raises ValidationError naming the field, and nothing is
+written."""
 
 import datetime
 
@@ -9,17 +11,51 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fengqiao.accounts.scope import Scope
 from fengqiao.areas.codes import Level
+from fengqiao.areas.models import Area
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import EventType
+from fengqiao.audit.redact import redact_text
 from fengqiao.core.changes import apply_changes, jsonable
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import IdentityError, normalise_phone, parse_id_number
 from fengqiao.people.codes import CreditCodeError, parse_credit_code
-from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
+from fengqiao.people.models import (
+    Building,
+    Household,
+    Organisation,
+    Person,
+    PersonIdentityConflict,
+    Place,
+    SpecialCare,
+    default_retention_until,
+)
 
 PERSONAL = ["name", "id_number", "phone", "address", "details"]
 HASHES = {"id_number_hash", "phone_hash"}
+
+
+FREE_TEXT_KEYS = ("reason", "note")
+
+
+def _record(**kwargs):
+    """`audit.record` with the free text masked: the summary and the reason/note in `data` may hold phone or ID
+    numbers typed by staff (`redact_text`)."""
+    kwargs["summary"] = redact_text(kwargs.get("summary", ""))
+    data = kwargs.get("data")
+    if data:
+        kwargs["data"] = {
+            k: redact_text(v) if k in FREE_TEXT_KEYS and isinstance(v, str) else v for k, v in data.items()
+        }
+    return audit.record(**kwargs)
+
+
+def actor_scope(actor) -> Scope | None:
+    """The Scope of a User actor; None for a process (a command, an import, a test), which is trusted."""
+    if actor is None or isinstance(actor, str):
+        return None
+    return Scope.for_user(actor)
 
 
 def _full_clean(obj, exclude=()):
@@ -42,7 +78,7 @@ def _personal(obj):
 
 def _audit_create(actor, obj, fields):
     data = {f: getattr(obj, f"{f}_id", None) or getattr(obj, f) for f in fields}
-    audit.record(
+    _record(
         actor=actor,
         action=f"people.{obj._meta.model_name}.create",
         obj=obj,
@@ -57,7 +93,7 @@ def _save_changes(obj, actor, changed):
         return obj
     _full_clean(obj)
     obj.save(update_fields=[*changed, "updated_at"])
-    audit.record(
+    _record(
         actor=actor,
         action=f"people.{obj._meta.model_name}.update",
         obj=obj,
@@ -127,14 +163,66 @@ def identity_fields(id_number, phone):
     return values
 
 
-def _check_unique_id(id_number_hash, exclude=None):
+def _check_unique_id(id_number_hash, *, actor, exclude=None) -> list[Person]:
+    """Refuse an ID number already registered within the actor's scope, naming that record; return the persons
+    outside the scope that hold it (to be flagged, never revealed: `_flag_conflicts`). Costs one query, and one
+    more (the actor's scope) only when the number is already registered."""
     if not id_number_hash:
-        return
-    clash = Person.objects.filter(id_number_hash=id_number_hash)
+        return []
+    clash = Person.objects.filter(id_number_hash=id_number_hash).select_related("area").order_by("pk")
     if exclude is not None:
         clash = clash.exclude(pk=exclude.pk)
-    if clash.exists():
-        raise ValidationError({"id_number": [_("A person with this ID number is already registered.")]})
+    clashes = list(clash)
+    if not clashes:
+        return []
+    scope = actor_scope(actor)
+    for other in clashes:
+        if scope is None or scope.covers(other.area):
+            raise ValidationError(
+                {
+                    "id_number": [
+                        _("A person with this ID number is already registered: record %(id)s in %(area)s.")
+                        % {"id": other.pk, "area": other.area.name}
+                    ]
+                }
+            )
+    return clashes
+
+
+def common_area(first: Area, second: Area) -> Area | None:
+    """The lowest area holding both (their lowest common ancestor), or None under different roots."""
+    shared = []
+    for a, b in zip(first.ancestor_codes(), second.ancestor_codes(), strict=False):
+        if a != b:
+            break
+        shared.append(a)
+    if not shared:
+        return None
+    if shared[-1] == first.code:
+        return first
+    if shared[-1] == second.code:
+        return second
+    return Area.objects.get(code=shared[-1])
+
+
+def _flag_conflicts(person, others, *, actor):
+    """Flag `person` against each earlier record of the same ID number outside the actor's scope. The audit event
+    goes to the common area, where the reviewers are; nothing of it reaches the actor's response."""
+    for other in others:
+        area = common_area(person.area, other.area)
+        conflict, created = PersonIdentityConflict.objects.get_or_create(
+            person=person, existing=other, defaults={"area": area}
+        )
+        if not created:
+            continue
+        _record(
+            actor=actor,
+            action="people.personidentityconflict.create",
+            obj=conflict,
+            area=area,
+            summary=f"ID number of person {person.pk} already registered as person {other.pk}",
+            data={"person": person.pk, "existing": other.pk},
+        )
 
 
 @transaction.atomic
@@ -154,7 +242,7 @@ def create_person(
     """Register a person. Birth date and sex come from the ID number; ID number and phone are validated."""
     identity = identity_fields(id_number, phone)
     _check_place(area, grid, household)
-    _check_unique_id(identity.get("id_number_hash"))
+    outside = _check_unique_id(identity.get("id_number_hash"), actor=actor)
     person = Person(
         area=area,
         grid=grid,
@@ -170,6 +258,7 @@ def create_person(
     _audit_create(
         actor, person, ["area", "grid", "household", "relationship", "residence_type", "name", "id_number", "phone"]
     )
+    _flag_conflicts(person, outside, actor=actor)
     return person
 
 
@@ -189,7 +278,9 @@ def update_person(
 ) -> Person:
     person = Person.objects.select_for_update().select_related("area").get(pk=person.pk)
     identity = identity_fields(id_number, phone)
-    _check_unique_id(identity.get("id_number_hash"), exclude=person)
+    outside = []
+    if identity.get("id_number_hash") and identity["id_number_hash"] != person.id_number_hash:
+        outside = _check_unique_id(identity["id_number_hash"], actor=actor, exclude=person)
     changed = apply_changes(
         person,
         {
@@ -206,7 +297,37 @@ def update_person(
             changed[field] = [getattr(person, field), value]
             setattr(person, field, value)
     _check_place(person.area, person.grid, person.household)
-    return _save_changes(person, actor, changed)
+    _save_changes(person, actor, changed)
+    _flag_conflicts(person, outside, actor=actor)
+    return person
+
+
+@transaction.atomic
+def resolve_identity_conflict(conflict, *, actor, note="") -> PersonIdentityConflict:
+    """Mark a flagged pair as reviewed (the records themselves are corrected through update_person). A User actor
+    must have both persons in scope; otherwise the conflict is "not found"."""
+    conflict = (
+        PersonIdentityConflict.objects.select_for_update()
+        .select_related("person__area", "existing__area", "area")
+        .get(pk=conflict.pk)
+    )
+    scope = actor_scope(actor)
+    if scope is not None and not (scope.covers(conflict.person.area) and scope.covers(conflict.existing.area)):
+        raise PersonIdentityConflict.DoesNotExist("no such identity conflict")
+    if conflict.resolved_at is not None:
+        raise ValidationError({"resolved_at": [_("This conflict has already been resolved.")]})
+    conflict.resolved_at = timezone.now()
+    conflict.resolved_by = audit.actor_label(actor)[:150]
+    conflict.save(update_fields=["resolved_at", "resolved_by", "updated_at"])
+    _record(
+        actor=actor,
+        action="people.personidentityconflict.update",
+        obj=conflict,
+        area=conflict.area,
+        summary=f"identity conflict {conflict.pk} resolved" + (f": {note.strip()}" if (note or "").strip() else ""),
+        data={"resolved": True, "note": (note or "").strip()},
+    )
+    return conflict
 
 
 @transaction.atomic
@@ -216,7 +337,7 @@ def unmask_person(person, *, actor, reason) -> dict:
     if not reason:
         raise ValidationError({"reason": [_("Say why the data is needed.")]})
     fields = ["name", "id_number", "phone"]
-    audit.record(
+    _record(
         actor=actor,
         action="people.person.unmask",
         obj=person,
@@ -332,41 +453,64 @@ def _check_care(care):
             raise ValidationError({"risk_level": [_("Severe mental illness needs a risk level from 0 to 5.")]})
     elif care.risk_level is not None:
         raise ValidationError({"risk_level": [_("A risk level is kept for severe mental illness only.")]})
+    if care.since and care.until and care.until < care.since:
+        raise ValidationError({"until": [_("The last day of care is before the first day.")]})
     if care.since and care.retention_until and care.retention_until < care.since:
         raise ValidationError({"retention_until": [_("The end date is before the start date.")]})
+    if care.until and care.retention_until and care.retention_until < care.until:
+        raise ValidationError({"retention_until": [_("The erasure date is before the last day of care.")]})
+
+
+def _default_retention(care, today=None):
+    """The end of the category's retention period (models.SPECIAL_CARE_RETENTION_DAYS), counted from the last day
+    of care once it ended, else from the first day, else from the day of recording."""
+    if care.category not in SpecialCare.Category.values:
+        return None  # full_clean names the unknown category
+    start = care.until or care.since or today or timezone.localdate()
+    return default_retention_until(care.category, start)
 
 
 @transaction.atomic
 def create_special_care(
-    *, actor, person, category, risk_level=None, details="", since=None, retention_until=None
+    *, actor, person, category, risk_level=None, details="", since=None, until=None, retention_until=None
 ) -> SpecialCare:
+    """Record a person in a special group. Without `retention_until` the category's default period applies."""
     care = SpecialCare(
         person=person,
         category=category,
         risk_level=risk_level,
         details=(details or "").strip(),
         since=since,
+        until=until,
         retention_until=retention_until,
     )
+    if care.retention_until is None:
+        care.retention_until = _default_retention(care)
     _check_care(care)
     _full_clean(care)
     care.save()
-    audit.record(
+    _record(
         actor=actor,
         action="people.specialcare.create",
         obj=care,
         area=person.area,
         # the category itself is sensitive and the audit outlives the record (retention): ids only
         summary=f"special care record for person {person.pk}",
-        data={"person": person.pk, "has_details": bool(care.details)},
+        data={
+            "person": person.pk,
+            "has_details": bool(care.details),
+            "retention_until": care.retention_until.isoformat() if care.retention_until else None,
+        },
     )
     return care
 
 
 @transaction.atomic
 def update_special_care(
-    care, *, actor, category=None, risk_level=None, details=None, since=None, retention_until=None
+    care, *, actor, category=None, risk_level=None, details=None, since=None, until=None, retention_until=None
 ) -> SpecialCare:
+    """Change a record. Ending it (setting `until`) without a `retention_until` restarts the category's retention
+    period from the last day of care; a record still without a retention date gets the default one."""
     care = SpecialCare.objects.select_for_update().get(pk=care.pk)
     changed = apply_changes(
         care,
@@ -375,15 +519,21 @@ def update_special_care(
             "risk_level": risk_level,
             "details": details,
             "since": since,
+            "until": until,
             "retention_until": retention_until,
         },
     )
+    if retention_until is None and ("until" in changed or care.retention_until is None):
+        default = _default_retention(care)
+        if default != care.retention_until:
+            changed["retention_until"] = [care.retention_until, default]
+            care.retention_until = default
     if not changed:
         return care
     _check_care(care)
     _full_clean(care)
     care.save(update_fields=[*changed, "updated_at"])
-    audit.record(
+    _record(
         actor=actor,
         action="people.specialcare.update",
         obj=care,
@@ -391,6 +541,11 @@ def update_special_care(
         data={"changed": jsonable({k: v for k, v in changed.items() if k != "details"}), "fields": list(changed)},
     )
     return care
+
+
+def end_special_care(care, *, actor, until=None, retention_until=None) -> SpecialCare:
+    """End the care on `until` (default today); the retention period then runs from that day."""
+    return update_special_care(care, actor=actor, until=until or timezone.localdate(), retention_until=retention_until)
 
 
 def record_care_reads(*, actor, records):
@@ -401,7 +556,7 @@ def record_care_reads(*, actor, records):
     if len(records) == 1:
         audit.record_read(actor=actor, obj=records[0], reason="special care record", fields=["details"], area=area)
     elif records:
-        audit.record(
+        _record(
             actor=actor,
             action="people.specialcare.read",
             object_type=SpecialCare._meta.label_lower,
@@ -413,20 +568,27 @@ def record_care_reads(*, actor, records):
 
 
 @transaction.atomic
-def erase_expired(*, actor, today: datetime.date | None = None) -> dict:
-    """Delete special care records whose retention period has ended (PIPL Art. 47). The audit event holds the
-    counts per category, never the content."""
-    today = today or timezone.localdate()
+def erase_expired(now: datetime.datetime | datetime.date | None = None, *, actor=None) -> int:
+    """Delete the special care records whose retention date lies before the day of `now` (default: today), and
+    return how many (PIPL Art. 47). Plain and idempotent, for a daily background job (`erase_expired()`) as well as
+    the ``fengqiao people erase-expired`` command; `actor` defaults to the system. One audit event per run, with
+    the counts per category, never the content."""
+    if now is None:
+        today = timezone.localdate()
+    elif isinstance(now, datetime.datetime):
+        today = timezone.localdate(now) if timezone.is_aware(now) else now.date()
+    else:
+        today = now
     expired = SpecialCare.objects.filter(retention_until__lt=today)
     counts = {}
     for category in expired.values_list("category", flat=True):
         counts[category] = counts.get(category, 0) + 1
     deleted, _detail = expired.delete()
-    audit.record(
+    _record(
         actor=actor,
         action="people.specialcare.delete",
         object_type=SpecialCare._meta.label_lower,
         summary=f"{deleted} expired special care records erased",
         data={"before": today.isoformat(), "deleted": deleted, "by_category": counts},
     )
-    return counts
+    return deleted

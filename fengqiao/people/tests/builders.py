@@ -1,5 +1,7 @@
 """Builders for tests of the people registers (through the services)."""
 
+from django.contrib.auth import get_user_model
+
 from fengqiao.people import services
 
 ACTOR = "test"
@@ -31,4 +33,16 @@ def people_world(w):
         "special_care": services.create_special_care(
             actor=ACTOR, person=person, category="mental_illness", risk_level=2, details="每月随访"
         ),
+        # the same ID number registered again at the city (out of every test actor's sight but the superuser's)
+        "identity_conflict": make_identity_conflict(w["chain"]["city"], person),
     }
+
+
+def make_identity_conflict(area, existing):
+    """Register `existing`'s ID number again in `area`, by a user whose scope does not reach `existing` (here: no
+    scope at all), so the second record is created and the pair flagged. Returns the conflict."""
+    registrar, _ = get_user_model().objects.get_or_create(username="people-registrar")
+    twin = services.create_person(
+        actor=registrar, area=area, name=existing.name, id_number=existing.id_number, residence_type="floating"
+    )
+    return twin.identity_conflicts.get()
