@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fengqiao.audit import chain
 from fengqiao.audit.models import AuditEvent, ChainHead, EventType
-from fengqiao.audit.redact import personal_fields, redact
+from fengqiao.audit.redact import personal_fields, redact, redact_text
 from fengqiao.core.context import current_client_address, current_request_id
 
 RETENTION_DAYS = 183  # 网络安全法 Art. 21: network logs are kept at least six months
@@ -109,6 +109,14 @@ def _plain(value):
     return None if value is None else json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
 
 
+def _redact_reason(data):
+    """Free text a person typed (a reason, a note) may hold a phone or ID number: mask those (audit.redact)."""
+    for key in ("reason", "note", "comment"):
+        if isinstance(data.get(key), str):
+            data[key] = redact_text(data[key])
+    return data
+
+
 def record(
     *,
     actor,
@@ -143,8 +151,8 @@ def record(
         area=_area_code(area, obj),
         object_type=object_type,
         object_id=str(object_id),
-        summary=summary[:255],
-        data=_plain(redact(data or {}, secret)),
+        summary=redact_text(summary)[:255],
+        data=_plain(_redact_reason(redact(data or {}, secret))),
         before=_plain(redact(before, secret)),
         after=_plain(redact(after, secret)),
         request_id=current_request_id(),
