@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.audit.admin import ServiceModelAdmin
 from fengqiao.departments import services
-from fengqiao.departments.models import Category, Department, Responsibility
+from fengqiao.departments.models import Category, Department, Membership, Responsibility
 
 
 def _add_errors(form, exc: ValidationError):
@@ -190,3 +190,30 @@ class ResponsibilityAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedAdminMixin, ServiceModelAdmin):
+    """Who works for which department (the reach of a department's dispatches). Ended, never deleted."""
+
+    admin_scope_path = "department__area__path"
+    list_display = ["user", "department", "valid_from", "valid_to"]
+    list_filter = ["department__kind"]
+    search_fields = ["user__username", "department__name", "department__code"]
+    raw_id_fields = ["user", "department"]
+    list_select_related = ["user", "department"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "department", "valid_from"] if obj is not None else []
+
+    def create_via_service(self, request, obj, form):
+        return services.add_member(
+            actor=request.user,
+            user=obj.user,
+            department=obj.department,
+            valid_from=obj.valid_from,
+            valid_to=obj.valid_to,
+        )
+
+    def update_via_service(self, request, obj, form):
+        return services.end_member(obj, actor=request.user, valid_to=obj.valid_to)

@@ -310,3 +310,66 @@ def move_category(category: Category, *, actor, parent: Category | None) -> Cate
         },
     )
     return category
+
+
+def add_member(*, actor, user, department: Department, valid_from=None, valid_to=None):
+    """Record that `user` works for `department` (what a department's dispatches reach; ADR 0013)."""
+    import datetime as _dt
+
+    from django.utils import timezone
+
+    from fengqiao.departments.models import Membership
+
+    valid_from = valid_from or timezone.localdate()
+    if valid_to is not None and valid_to < valid_from:
+        raise ValidationError({"valid_to": _("The last day lies before the first.")})
+    if not user.is_active:
+        raise ValidationError({"user": _("User %(user)s is deactivated.") % {"user": user}})
+    overlapping = Membership.objects.filter(user=user, department=department).filter(
+        models_q_overlap(valid_from, valid_to or _dt.date.max)
+    )
+    if overlapping.exists():
+        raise ValidationError(
+            {
+                "user": _("%(user)s already works for %(department)s in that period.")
+                % {"user": user, "department": department}
+            }
+        )
+    with transaction.atomic():
+        membership = Membership.objects.create(
+            user=user, department=department, valid_from=valid_from, valid_to=valid_to
+        )
+        audit.record(
+            actor=actor,
+            action="departments.membership.add",
+            obj=membership,
+            area=department.area,
+            data={"user": user.pk, "department": department.pk, "valid_from": valid_from.isoformat()},
+        )
+    return membership
+
+
+def end_member(membership, *, actor, valid_to):
+    if valid_to is None:
+        raise ValidationError({"valid_to": _("Give the last day of the membership.")})
+    if valid_to < membership.valid_from:
+        raise ValidationError({"valid_to": _("The last day lies before the first.")})
+    with transaction.atomic():
+        before = membership.valid_to
+        membership.valid_to = valid_to
+        membership.save(update_fields=["valid_to"])
+        audit.record(
+            actor=actor,
+            action="departments.membership.end",
+            obj=membership,
+            area=membership.department.area,
+            before={"valid_to": before.isoformat() if before else None},
+            after={"valid_to": valid_to.isoformat()},
+        )
+    return membership
+
+
+def models_q_overlap(start, end):
+    from django.db.models import Q
+
+    return Q(valid_from__lte=end) & (Q(valid_to__isnull=True) | Q(valid_to__gte=start))

@@ -444,7 +444,7 @@ class Attachment(models.Model):
     event = models.ForeignKey(
         MatterEvent, verbose_name=_("timeline row"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.REPORT)
+    purpose = models.CharField(_("kind of photo"), max_length=10, choices=Purpose.choices, default=Purpose.REPORT)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -1,16 +1,20 @@
 """Every registered admin renders for a superuser; admin writes go through the services; personal data is
 masked in the reception admin."""
 
+import datetime
+import io
+
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
-from rest_framework.authtoken.models import Token
+from PIL import Image
 
 from fengqiao.accounts.models import MemberKind, Role
+from fengqiao.accounts.scope import Scope
 from fengqiao.accounts.services import assign_grid, grant_area_role
 from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid
 from fengqiao.areas.tests.factories import make_boundary, make_chain, make_grid, square
@@ -21,12 +25,15 @@ from fengqiao.centres.tests.builders import make_centre, make_space, space_type,
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.departments.models import Category, Department
 from fengqiao.departments.tests.builders import make_category, make_department, make_user
+from fengqiao.matters import engine, services
+from fengqiao.matters import tasks as task_services
 
 MODELS = sorted(admin.site._registry, key=lambda m: m._meta.label)
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # matter photos are stored (encrypted) here
     chain = make_chain()
     root = make_user("root", superuser=True)
     AreaChange.objects.create(area=chain["village"], edition="2024", kind="created")
@@ -47,7 +54,6 @@ def world(db):
 
     people_world({"chain": chain, "grid": grid})
     Group.objects.create(name="staff")
-    Token.objects.create(user=root)
     from fengqiao.security.tests.builders import one_of_each
 
     one_of_each(root)
@@ -59,7 +65,48 @@ def world(db):
         exception_class_path="",
         traceback="",
     )
+    matters_world(root, chain, member, department)
+    from fengqiao.core.models import JobRun
+    from fengqiao.departments.services import add_member
+    from fengqiao.workdays.tests.builders import one_of_each as workdays_world
+
+    workdays_world()
+    JobRun.objects.create(name="deadline-sweep", next_run_at=timezone.now(), runs=1, last_result="{}")
+    add_member(actor=root, user=member, department=department)
     return {"root": root, "chain": chain, "centre": centre, "department": department, "category": category}
+
+
+def matters_world(root, chain, member, department):
+    """A matter with a photo, a timeline, dispatches, clocks, an extension request and a supervision; a task (the
+    deadline policies come from the migration)."""
+    member.user_permissions.add(Permission.objects.get(content_type__app_label="matters", codename="work_matter"))
+    photo = io.BytesIO()
+    Image.new("RGB", (32, 24), (20, 120, 200)).save(photo, "JPEG")
+    matter, _created = services.submit(
+        actor=root,
+        channel="walk_in",
+        title="路灯不亮",
+        lon=113.505,
+        lat=23.705,
+        reporter_name="欧阳娜娜",
+        reporter_phone="13800138000",
+        photos=[("lamp.jpg", photo.getvalue())],
+    )
+    engine.perform(matter, "accept", actor=root)
+    targets = [{"assignee": member.pk}, {"department": department.pk, "role": "assist"}]
+    engine.perform(matter, "dispatch", actor=root, payload={"targets": targets})
+    member = type(member).objects.get(pk=member.pk)  # fresh permission cache
+    engine.perform(matter, "acknowledge", actor=member)
+    engine.perform(matter, "request_extension", actor=member, reason="等配件", payload={"amount": 3})
+    engine.perform(matter, "supervise", actor=root, payload={"note": "尽快办理"})
+    task_services.create_task(
+        actor=root,
+        scope=Scope.for_user(root),
+        area=chain["town"],
+        title="排查路灯",
+        due_at=timezone.now() + datetime.timedelta(days=7),
+        department=department.pk,
+    )
 
 
 @pytest.fixture
