@@ -33,6 +33,17 @@ def register(name, every_seconds, function, *, lease_seconds=600):
     )
 
 
+def force_due(names, now=None) -> None:
+    """Make the jobs `names` due now (``fengqiao worker --job NAME``); a job leased elsewhere stays leased."""
+    from fengqiao.core.models import JobRun
+
+    now = now or timezone.now()
+    for name in names:
+        _, created = JobRun.objects.get_or_create(name=name, defaults={"next_run_at": now})
+        if not created:
+            JobRun.objects.filter(name=name, next_run_at__gt=now).update(next_run_at=now)
+
+
 def _claim(job, worker_id, now):
     from fengqiao.core.models import JobRun
 

@@ -10,7 +10,8 @@ import datetime
 
 from django.utils import timezone
 
-from fengqiao.matters.models import Clock, DeadlinePolicy, Stage, TimeUnit
+from fengqiao.core import cache
+from fengqiao.matters.models import Clock, DeadlinePolicy, Matter, Stage, TimeUnit
 from fengqiao.workdays import calendar
 
 # The defaults of domain.md §3 (12345 norms, visit findings) and inferred values [I] for the other stages.
@@ -56,21 +57,37 @@ def _specificity(policy, category_rank):
     )
 
 
+REFERENCE_TTL = 60  # seconds: how soon another process sees an edited policy (the editing process: at once)
+
+
+def _policies(workflow, stage):
+    return cache.get(
+        ("deadline-policies", workflow, stage),
+        REFERENCE_TTL,
+        lambda: list(DeadlinePolicy.objects.filter(workflow=workflow, stage=stage)),
+    )
+
+
+def _category_ids():
+    from fengqiao.departments.models import Category
+
+    return cache.get(("categories",), REFERENCE_TTL, lambda: dict(Category.objects.values_list("code", "id")))
+
+
 def policy_for(matter, stage):
-    """(amount, unit, warn_fraction) of the most specific policy for this matter's stage."""
+    """(amount, unit, warn_fraction) of the most specific policy for this matter's stage (no query when cached)."""
     category_ids = []
     category = matter.category
     if category is not None:
-        # The category's chain, nearest first, from its materialised path (codes) — one query.
-        from fengqiao.departments.models import Category
-
-        codes = category.ancestor_codes()
-        by_code = dict(Category.objects.filter(code__in=codes).values_list("code", "id"))
-        category_ids = [by_code[c] for c in reversed(codes) if c in by_code]
+        by_code = _category_ids()
+        if category.code not in by_code:
+            cache.clear("categories")
+            by_code = _category_ids()
+        category_ids = [by_code[c] for c in reversed(category.ancestor_codes()) if c in by_code]
     category_rank = {cid: len(category_ids) - i for i, cid in enumerate(category_ids)}
     candidates = [
         p
-        for p in DeadlinePolicy.objects.filter(workflow=matter.workflow, stage=stage)
+        for p in _policies(matter.workflow, stage)
         if (p.category_id is None or p.category_id in category_rank)
         and p.complexity in ("", matter.complexity)
         and p.channel in ("", matter.channel)
@@ -88,10 +105,12 @@ def compute(start, amount, unit, warn_fraction):
     return result.due, warn_at, result.provisional
 
 
-def start_clock(matter, stage, *, now=None, dispatch=None, amount=None, unit=None):
-    """Start (or restart) the clock of `stage`; returns it. Any running clock of the same stage stops first."""
+def start_clock(matter, stage, *, now=None, dispatch=None, amount=None, unit=None, fresh=False):
+    """Start (or restart) the clock of `stage`; returns it. Any running clock of the same stage stops first
+    (``fresh``: the matter was just created and has no clocks)."""
     now = now or timezone.now()
-    stop_clocks(matter, [stage], now=now, dispatch=dispatch)
+    if not fresh:
+        stop_clocks(matter, [stage], now=now, dispatch=dispatch)
     if amount is None:
         amount, unit, warn_fraction = policy_for(matter, stage)
     else:
@@ -109,9 +128,20 @@ def start_clock(matter, stage, *, now=None, dispatch=None, amount=None, unit=Non
         warn_at=warn_at,
         provisional=provisional,
     )
-    if provisional and not matter.provisional_deadline:
-        matter.provisional_deadline = True
+    if provisional:
+        mark_provisional(matter)
     return clock
+
+
+def mark_provisional(matter):
+    """Flag the matter: one of its deadlines relies on a year without holiday data (written at once, so that the
+    flag does not depend on the caller saving the matter)."""
+    if isinstance(matter, Matter):
+        matter.provisional_deadline = True
+        matter_id = matter.pk
+    else:
+        matter_id = matter
+    Matter.objects.filter(pk=matter_id, provisional_deadline=False).update(provisional_deadline=True)
 
 
 def stop_clocks(matter, stages, *, now=None, dispatch=None) -> list[Clock]:
@@ -152,12 +182,25 @@ def resume_clocks(matter, *, now=None) -> int:
             clock.standing = Clock.Standing.YELLOW if clock.warn_at <= now else Clock.Standing.GREEN
     if clocks:
         Clock.objects.bulk_update(clocks, ["due_at", "warn_at", "provisional", "paused_at", "standing"])
+        if any(clock.provisional for clock in clocks):
+            mark_provisional(matter)
     return len(clocks)
 
 
+def _last_moment(due):
+    """The moment a day or month period should be counted on from: a due time of 24:00 is stored as 00:00 of the
+    next day, and counting from there would skip a day (the start day does not count)."""
+    local = timezone.localtime(due, calendar.SHANGHAI)
+    if local.time() == datetime.time.min:
+        return local - datetime.timedelta(microseconds=1)
+    return local
+
+
 def extend_clock(clock, amount, unit, *, now=None):
-    """Push a running clock's due time by an approved extension (counted from its current due time)."""
-    result = calendar.deadline(clock.due_at, amount, unit)
+    """Push a clock's due time by an approved extension, counted on from its current due time: N more working
+    days end N working days after the last day of the old limit."""
+    start = clock.due_at if unit == TimeUnit.HOURS else _last_moment(clock.due_at)
+    result = calendar.deadline(start, amount, unit)
     clock.due_at = result.due
     clock.warn_at = calendar.point_at_fraction(clock.started_at, clock.due_at, clock.warn_fraction, clock.unit)
     clock.provisional = clock.provisional or result.provisional
@@ -166,6 +209,8 @@ def extend_clock(clock, amount, unit, *, now=None):
     if clock.due_at > now:
         clock.standing = Clock.Standing.YELLOW if clock.warn_at <= now else Clock.Standing.GREEN
     clock.save(update_fields=["due_at", "warn_at", "provisional", "extended", "standing"])
+    if clock.provisional:
+        mark_provisional(clock.matter_id)
     return clock
 
 

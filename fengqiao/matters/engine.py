@@ -143,19 +143,30 @@ def rule_centre(step):
         )
 
 
-def rule_worker(step, *, lead=False):
-    dispatches = [] if step.actor is None else active_dispatches_of(step.matter, step.actor, step.now.date())
-    if lead:
-        dispatches = [d for d in dispatches if d.role == Dispatch.Role.LEAD]
+def rule_worker(step, *, role=None):
+    """A unit the matter is dispatched to (in `role` when given); `step.dispatch` becomes its dispatch, a pending
+    one first (a user in two of the units reports in for the one that has not yet)."""
+    on = timezone.localdate(step.now)
+    dispatches = [] if step.actor is None else active_dispatches_of(step.matter, step.actor, on)
+    if role is not None:
+        dispatches = [d for d in dispatches if d.role == role]
     if not dispatches:
-        if lead:
+        if role == Dispatch.Role.LEAD:
             raise NotAllowed(_("This matter is not dispatched to you or your department as the lead unit."))
+        if role == Dispatch.Role.ASSIST:
+            raise NotAllowed(_("This matter is not dispatched to you or your department as an assisting unit."))
         raise NotAllowed(_("This matter is not dispatched to you or your department."))
+    dispatches.sort(key=lambda d: d.state != Dispatch.State.PENDING)
     step.dispatch = dispatches[0]
 
 
 def rule_lead_worker(step):
-    rule_worker(step, lead=True)
+    rule_worker(step, role=Dispatch.Role.LEAD)
+
+
+def rule_assist_worker(step):
+    """An assisting unit (协办) reporting in; the lead unit acknowledges instead, which also starts the work."""
+    rule_worker(step, role=Dispatch.Role.ASSIST)
 
 
 def rule_grid(step):
@@ -198,6 +209,7 @@ ACTOR_RULES = {
     "centre": rule_centre,
     "worker": rule_worker,
     "lead_worker": rule_lead_worker,
+    "assist_worker": rule_assist_worker,
     "grid": rule_grid,
     "reporter": rule_reporter,
     "reporter_or_centre": rule_reporter_or_centre,
@@ -517,6 +529,8 @@ def effect_decide_extension(step):
             raise IllegalTransition(_("The handling clock is not running; there is nothing to extend."))
         deadlines.extend_clock(clock, extension.amount, extension.unit, now=step.now)
         step.record["due_at"] = clock.due_at.isoformat()
+        if clock.provisional and not step.matter.provisional_deadline:
+            step.set(provisional_deadline=True)
         if step.matter.warning and clock.standing != step.matter.warning:
             step.set(warning=clock.standing)
     if extension.requested_by is not None:
@@ -666,14 +680,23 @@ def effect_merge(step):
         parent = queryset.filter(pk=_int_or_none(raw)).first()
     if parent is None:
         raise InvalidPayload(_("No such matter to merge into: %(ref)s") % {"ref": raw}, field="parent")
+    if parent.pk == step.matter.pk:
+        raise InvalidPayload(_("A matter cannot be merged into itself."), field="parent")
+    # Locked, so that it cannot be merged or closed meanwhile (two matters merged into each other at once).
+    parent = Matter.objects.select_for_update().get(pk=parent.pk)
     wf = get_workflow(parent.workflow)
-    if parent.pk == step.matter.pk or parent.parent_id is not None or wf.state(parent.state).terminal:
+    if parent.parent_id is not None or wf.state(parent.state).terminal:
         raise InvalidPayload(
             _("Matter %(code)s is closed or merged itself; merge into an open one.") % {"code": parent.tracking_code},
             field="parent",
         )
     step.set(parent=parent, closed_at=step.now)
     step.record["parent"] = parent.tracking_code
+    # Duplicates merged into this matter earlier follow it into the new parent.
+    moved = list(Matter.objects.filter(parent=step.matter).values_list("tracking_code", flat=True))
+    if moved:
+        Matter.objects.filter(parent=step.matter).update(parent=parent, updated_at=timezone.now())
+        step.record["children"] = moved
     MatterEvent.objects.create(
         matter=parent,
         action="merged_in",
@@ -814,7 +837,9 @@ def perform(matter, action, *, actor, reason="", payload=None, scope=None, via_t
     reason = (reason or payload.pop("reason", "") or "").strip()
     with transaction.atomic():
         locked = (
-            Matter.objects.select_for_update().select_related("area", "handling_area", "category").get(pk=matter.pk)
+            Matter.objects.select_for_update(of=("self",))
+            .select_related("area", "handling_area", "category")
+            .get(pk=matter.pk)
         )
         step = check(locked, action, actor=actor, scope=scope, via_tracking=via_tracking, now=now)
         step.reason = reason
@@ -861,8 +886,18 @@ def perform(matter, action, *, actor, reason="", payload=None, scope=None, via_t
             event_type=EventType.UPDATE,
         )
         _send_notices(step)
-    matter.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    _refresh_callers_copy(matter, locked)
     return event
+
+
+def _refresh_callers_copy(matter, locked):
+    """Give the caller's instance the row as it is now, related objects included (a cached `handling_area` of
+    the caller's must not outlive an escalation)."""
+    if matter is locked:
+        return
+    matter.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    matter._state.fields_cache = dict(locked._state.fields_cache)
+    matter.__dict__.pop("_prefetched_objects_cache", None)
 
 
 def _actor_label(step):
@@ -884,9 +919,20 @@ def _apply_state(step, before, after):
             deadlines.resume_clocks(matter, now=step.now)
         if workflow.state(after).terminal:
             step.set(warning="")
+            _end_supervisions(step)
     refresh_warning(step)
     if step.matter_fields:
         matter.save(update_fields=sorted(step.matter_fields | {"updated_at"}))
+
+
+def _end_supervisions(step):
+    """A matter that reaches a terminal state needs no more supervision: open ones are done, overdue ones keep
+    their state (they were late) and are closed too."""
+    open_ones = step.matter.supervisions.filter(closed_at__isnull=True)
+    open_ones.filter(state=Supervision.State.OPEN).update(
+        state=Supervision.State.DONE, closed_at=step.now, updated_at=timezone.now()
+    )
+    open_ones.update(closed_at=step.now, updated_at=timezone.now())
 
 
 def refresh_warning(step):

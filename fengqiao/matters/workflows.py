@@ -29,7 +29,7 @@ class Transition:
     label: str
     sources: tuple[str, ...]
     target: str | None  # None: the state does not change (notes, supervision, a second unit reporting in)
-    actor: str  # rule name in engine.ACTOR_RULES: centre, worker, lead_worker, grid, reporter, supervisor, staff
+    actor: str  # rule name in engine.ACTOR_RULES: centre, worker, lead_worker, assist_worker, grid, reporter, …
     permission: str | None  # a Django permission the acting user needs (None: the actor rule suffices)
     requires: tuple[str, ...] = ()  # payload keys that must be given (non-empty)
     start: tuple[str, ...] = ()  # clock stages started
@@ -119,7 +119,8 @@ MATTER = Workflow(
             public=True, effect="acknowledge",
         ),
         Transition(
-            "report_in", _("report in (assisting unit)"), (DISPATCHED, IN_PROGRESS, WAITING), None, "worker", WORK,
+            "report_in", _("report in (assisting unit)"), (DISPATCHED, IN_PROGRESS, WAITING), None, "assist_worker",
+            WORK,
             effect="acknowledge",
         ),
         Transition(

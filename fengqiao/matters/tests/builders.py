@@ -98,3 +98,74 @@ def submit(w, **fields):
 
 def now_plus(**delta):
     return timezone.now() + datetime.timedelta(**delta)
+
+
+# --- Matters in a given state, and the actors that must be refused (transition, deadline and sweep tests) -----
+
+OTHER_GRID_POINT = (113.605, 23.805)  # inside grid G02 of the other village
+
+
+def jpeg_bytes(color=(200, 30, 30), size=(32, 24)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def add_evidence(w, matter, user=None):
+    """An uploaded photo of `matter` (by the grid member unless `user` is given); returns its id."""
+    attachment = services.add_photo(matter, actor=user or w["gridder"], name="evidence.jpg", data=jpeg_bytes())
+    return attachment.pk
+
+
+def wrong_actors(w):
+    """Users who must be refused: a grid member of another grid, a leader of another town, a citizen who did not
+    report the matter, and centre staff over the county without any matters permission."""
+    other_grid = make_grid(w["other_village"], "G02", square(113.6, 23.8))
+    w["other_gridder"] = staff("other-gridder", w["other_village"], Role.GRID_MEMBER, GRID_PERMS)
+    assign_grid(actor=ACTOR, user=w["other_gridder"], grid=other_grid, member_kind=MemberKind.FULL_TIME)
+    invalidate()
+    w["other_leader"] = staff("other-leader", w["other_town"], Role.LEADER, LEADER_PERMS)
+    w["other_citizen"] = make_user("other-citizen")
+    w["bare"] = staff("bare-staff", w["chain"]["county"], Role.CENTRE_STAFF, [])
+    return w
+
+
+def whistle_targets(w):
+    """The lead department and an assisting one (吹哨报到)."""
+    return [{"department": w["dept"].pk}, {"department": w["assist_dept"].pk, "role": "assist"}]
+
+
+# The steps that bring a fresh matter into each state of the matter workflow: (action, actor key, payload).
+# A payload value may be a callable of (w, matter), evaluated when the step runs.
+PATHS = {
+    "submitted": [],
+    "accepted": [("accept", "centre", {})],
+    "declined": [("decline", "centre", {"reason": "不属于受理范围"})],
+    "merged": [("merge", "centre", {"parent": lambda w, m: submit(w, title="重复反映").tracking_code})],
+}
+PATHS["dispatched"] = PATHS["accepted"] + [("dispatch", "centre", {"targets": lambda w, m: whistle_targets(w)})]
+PATHS["in_progress"] = PATHS["dispatched"] + [("acknowledge", "worker", {})]
+PATHS["waiting"] = PATHS["in_progress"] + [("wait_for_reporter", "worker", {"reason": "联系不上反映人"})]
+PATHS["handled"] = PATHS["in_progress"] + [("handle", "worker", {"result": "已更换灯泡"})]
+PATHS["verified"] = PATHS["handled"] + [("verify", "centre", {})]
+PATHS["replied"] = PATHS["verified"] + [("reply", "centre", {"reply": "已修复，感谢反映"})]
+PATHS["closed"] = PATHS["replied"] + [("rate", "citizen", {"rating": "satisfied"})]
+
+
+def run_steps(w, matter, steps, *, now=None):
+    from fengqiao.matters.engine import perform
+
+    for action, who, payload in steps:
+        values = {k: (v(w, matter) if callable(v) else v) for k, v in payload.items()}
+        perform(matter, action, actor=w[who], payload=values, now=now)
+    return matter
+
+
+def matter_in(w, state, *, now=None, **fields):
+    """A new matter brought into `state` by the steps of `PATHS[state]` (all at `now` when given)."""
+    matter = submit(w, **fields)
+    return run_steps(w, matter, PATHS[state], now=now)

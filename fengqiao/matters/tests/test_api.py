@@ -113,7 +113,9 @@ def test_the_loop_through_the_api_and_the_citizen_rates_it(w):
     tracking = public.get(f"/api/v1/track/{code}/")
     assert tracking.status_code == 200 and tracking.data["can_rate"] is True
     assert "13800138000" not in tracking.content.decode()
-    reopened = public.post(f"/api/v1/track/{code}/rating/", {"rating": "unsatisfied", "comment": "没修好"}, format="json")
+    reopened = public.post(
+        f"/api/v1/track/{code}/rating/", {"rating": "unsatisfied", "comment": "没修好"}, format="json"
+    )
     assert reopened.status_code == 200 and reopened.data["state"] == "accepted"
     assert Matter.objects.get(pk=matter_id).reopened == 1
 
@@ -125,7 +127,9 @@ def test_reporter_contact_needs_a_reason_and_is_audited(w):
     response = centre.post(f"{URL}{matter_id}/reporter/", {"reason": "回访核实"}, format="json")
     assert response.status_code == 200 and response.data["phone"] == "13800138000"
     assert AuditEvent.objects.filter(action="matter.reporter.unmask").count() == 1
-    assert client_for(w["worker"]).post(f"{URL}{matter_id}/reporter/", {"reason": "x"}, format="json").status_code == 403
+    assert (
+        client_for(w["worker"]).post(f"{URL}{matter_id}/reporter/", {"reason": "x"}, format="json").status_code == 403
+    )
 
 
 def test_out_of_scope_matters_are_not_found(w):

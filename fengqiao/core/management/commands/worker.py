@@ -5,15 +5,18 @@ Safe to kill and restart, and to run several at once (ADR 0013): jobs are leased
 django-tasks-db worker, and every job is idempotent. ``--once`` runs one round and exits (cron-style).
 """
 
+import logging
 import os
 import signal
 import socket
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from fengqiao.core import jobs
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -28,14 +31,13 @@ class Command(BaseCommand):
         worker_id = f"{socket.gethostname()}:{os.getpid()}"
         unknown = sorted(set(job or ()) - set(jobs.JOBS))
         if unknown:
-            self.stderr.write(f"unknown job(s): {', '.join(unknown)}; known: {', '.join(sorted(jobs.JOBS))}")
-            raise SystemExit(2)
+            raise CommandError(
+                f"unknown job(s): {', '.join(unknown)}; known: {', '.join(sorted(jobs.JOBS)) or 'none'}", returncode=2
+            )
+        if interval < 0:
+            raise CommandError(f"--interval must not be negative, got {interval}", returncode=2)
         if job:
-            from django.utils import timezone
-
-            from fengqiao.core.models import JobRun
-
-            JobRun.objects.filter(name__in=job).update(next_run_at=timezone.now())
+            jobs.force_due(job)
         self.running = True
 
         def stop(signum, frame):
@@ -46,15 +48,26 @@ class Command(BaseCommand):
             signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"worker {worker_id}: jobs {', '.join(sorted(jobs.JOBS))}")
         while self.running:
-            close_old_connections()
-            for name, outcome in jobs.run_due(worker_id=worker_id, only=set(job) if job else None).items():
-                self.stdout.write(f"{name}: {outcome}")
-            ran = self.run_tasks(worker_id)
-            if ran:
-                self.stdout.write(f"tasks: {ran} run")
+            try:
+                self.round(worker_id, only=set(job) if job else None)
+            except Exception as exc:
+                # A lost database connection or the like: a daemon logs it and tries again next round (leases
+                # it held expire); a one-off round reports the failure in its exit status.
+                if once:
+                    raise
+                log.exception("worker round failed")
+                self.stderr.write(f"round failed: {type(exc).__name__}: {exc}")
             if once:
                 break
             time.sleep(interval)
+
+    def round(self, worker_id, *, only=None):
+        close_old_connections()
+        for name, outcome in jobs.run_due(worker_id=worker_id, only=only).items():
+            self.stdout.write(f"{name}: {outcome}")
+        ran = self.run_tasks(worker_id)
+        if ran:
+            self.stdout.write(f"tasks: {ran} run")
 
     def run_tasks(self, worker_id) -> int:
         """Run the queued tasks that are ready, then return (django-tasks-db's worker in batch mode)."""
