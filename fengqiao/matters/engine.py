@@ -456,8 +456,18 @@ def _end_dispatches(step, state, *, only=None):
         deadlines.stop_clocks(step.matter, [Stage.ACKNOWLEDGE], now=step.now, dispatch=dispatch)
 
 
+def _lapse_extensions(step):
+    """A pending extension request lapses when the unit that asked for it no longer handles the matter."""
+    step.matter.extensions.filter(state=Extension.State.PENDING).update(
+        state=Extension.State.REFUSED,
+        decided_at=step.now,
+        decision_note=_("Lapsed: the matter was %(action)s before a decision.") % {"action": step.transition.label},
+    )
+
+
 def effect_transfer(step):
     targets = _targets(step)
+    _lapse_extensions(step)
     _end_dispatches(step, Dispatch.State.WITHDRAWN)
     _create_dispatches(step, targets)
     deadlines.start_clock(step.matter, Stage.HANDLE, now=step.now)
@@ -478,6 +488,7 @@ def effect_acknowledge(step):
 
 
 def effect_return(step):
+    _lapse_extensions(step)
     _end_dispatches(step, Dispatch.State.RETURNED, only=step.dispatch)
     _end_dispatches(step, Dispatch.State.WITHDRAWN)
     step.set(department=None, assignee=None)
@@ -550,6 +561,7 @@ def _solved(step, level):
 
 def effect_handle(step):
     step.set(result=_text(step, "result"))
+    _lapse_extensions(step)
     for dispatch in step.matter.dispatches.filter(state__in=[Dispatch.State.PENDING, Dispatch.State.ACKNOWLEDGED]):
         dispatch.state = Dispatch.State.DONE
         dispatch.ended_at = step.now

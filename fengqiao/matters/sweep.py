@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import EventType
+from fengqiao.audit.redact import redact_text
 from fengqiao.matters import deadlines
 from fengqiao.matters.engine import centre_staff, dispatch_recipients, handling_centre_area, new_event
 from fengqiao.matters.models import Clock, Dispatch, Matter, Stage, Supervision, Task
@@ -249,7 +250,8 @@ def _supervision_overdue(supervision, now):
             notify(
                 list(people.values()),
                 kind="task.supervision_overdue",
-                title=_("Supervised task is past the supervision deadline: %(title)s") % {"title": task.title[:60]},
+                title=_("Supervised task is past the supervision deadline: %(title)s")
+                % {"title": redact_text(task.title[:60])},
                 body="",
                 target=task,
                 area=task.area,
@@ -293,7 +295,7 @@ def _task_one(task):
         notify(
             list(people.values()),
             kind="task.overdue",
-            title=_("Task overdue: %(title)s") % {"title": task.title[:60]},
+            title=_("Task overdue: %(title)s") % {"title": redact_text(task.title[:60])},
             body="",
             target=task,
             area=task.area,

@@ -15,6 +15,7 @@ from fengqiao.accounts.models import User
 from fengqiao.areas.models import Area
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import EventType
+from fengqiao.audit.redact import redact_text
 from fengqiao.departments.models import Department
 from fengqiao.matters import deadlines
 from fengqiao.matters.models import DeadlinePolicy, Matter, Stage, Supervision, Task
@@ -109,7 +110,7 @@ def create_task(
             notify(
                 people,
                 kind="task.assigned",
-                title=_("New task: %(title)s") % {"title": task.title[:60]},
+                title=_("New task: %(title)s") % {"title": redact_text(task.title[:60])},
                 body="",
                 target=task,
                 area=area_obj,
@@ -236,6 +237,9 @@ def save_policy(policy, *, actor, **data):
         raise ValidationError({"stage": _("A policy for this stage, category, complexity and channel exists already.")})
     policy.full_clean()
     policy.save()
+    from fengqiao.core import cache
+
+    transaction.on_commit(lambda: cache.clear("deadline-policies"))
     audit.record(
         actor=actor,
         action="deadline_policy.create" if creating else "deadline_policy.update",

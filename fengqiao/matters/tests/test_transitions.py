@@ -593,3 +593,18 @@ def test_any_open_marks_the_notes_and_supervision():
     assert [s for s in STATES if MATTER.allows_from(MATTER.by_action["note"], s)] == [
         s for s in STATES if s not in TERMINAL
     ]
+
+
+def test_a_pending_extension_lapses_when_the_unit_returns_the_matter(db):
+    from fengqiao.matters.engine import perform
+    from fengqiao.matters.models import Extension
+    from fengqiao.matters.tests.builders import matter_world, submit
+
+    w = matter_world()
+    matter = submit(w)
+    perform(matter, "accept", actor=w["centre"])
+    perform(matter, "dispatch", actor=w["centre"], payload={"targets": [{"department": w["dept"].pk}]})
+    perform(matter, "acknowledge", actor=w["worker"])
+    perform(matter, "request_extension", actor=w["worker"], reason="需协调", payload={"amount": 3})
+    perform(matter, "return", actor=w["worker"], reason="不属本部门职责")
+    assert Extension.objects.get(matter=matter).state == Extension.State.REFUSED
