@@ -45,7 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -74,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "fengqiao.security.middleware.IdleTimeoutMiddleware",
+    "fengqiao.security.middleware.PasswordAgeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fengqiao.core.middleware.RequestContextMiddleware",
 ]
@@ -81,7 +81,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "fengqiao.urls"
 WSGI_APPLICATION = "fengqiao.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
-# Counts failed sign-ins and refuses locked usernames and addresses (admin login and the API token endpoint).
+# Counts failed sign-ins and refuses locked usernames and addresses (admin login and the API token endpoint);
+# group permissions come from the roles of the current area assignments (fengqiao.accounts.backends).
 AUTHENTICATION_BACKENDS = ["fengqiao.security.backends.LockoutModelBackend"]
 
 TEMPLATES = [
@@ -107,6 +108,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue on a file lock rather than SQLite's busy-wait (fengqiao.core.sqlite, ADR 0013).
+    DATABASES["default"]["ENGINE"] = "fengqiao.core.sqlite"
+    # Tests run in memory, as with Django's own engine name (pytest-django recognises only that name).
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
         "transaction_mode": "IMMEDIATE",
@@ -121,6 +126,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # 等保 level 3 asks for complexity: at least three of lower case, upper case, digits and symbols.
     {"NAME": "fengqiao.security.validators.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    # Not one of the last PASSWORD_HISTORY passwords; also keeps that history when a password changes.
+    {"NAME": "fengqiao.security.validators.PasswordHistoryValidator"},
 ]
 
 # Login security (ADR 0010). Times in seconds.
@@ -138,6 +145,11 @@ SESSION_COOKIE_AGE = int(env("SESSION_MAX_AGE_SECONDS", str(8 * 3600)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Lifetime of a new API token when none is given.
 API_TOKEN_DAYS = int(env("API_TOKEN_DAYS", "90"))
+# Periodic password change (等保 level 3): staff whose password is older than this many days must change it
+# before anything else (admin pages, API). 90 is an inferred value (no number in the standard); 0: off.
+PASSWORD_MAX_AGE_DAYS = int(env("PASSWORD_MAX_AGE_DAYS", "90"))
+# A new password may not be one of the last N (0: no check); each one costs a hash check when changing.
+PASSWORD_HISTORY = int(env("PASSWORD_HISTORY", "5"))
 # Roles whose holders must use a second factor (TOTP): `staff` means Django's is_staff; other values are
 # fengqiao.accounts roles. Superusers always need one.
 TOTP_ROLES = [
@@ -185,6 +197,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "fengqiao.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Endpoints open without an account (tracking code, citizen report) are throttled per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "public": env("THROTTLE_PUBLIC", "60/min"),
+        "public_report": env("THROTTLE_PUBLIC_REPORT", "10/min"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {

@@ -3,10 +3,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from fengqiao.core.views import health
+
 admin.site.site_header = admin.site.site_title = "枫桥 fengqiao"
 admin.site.index_title = "基层社会治理平台管理 / Administration"
 
 urlpatterns = [
+    path("healthz", health, name="health"),
     path("api/", include("fengqiao.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -1,17 +1,27 @@
 """Admin of users with their area assignments (inline), and of grid assignments. Grants and ends go through
-`accounts.services` (audit event, group sync, 三权分立 and period checks), whose rules run in the forms' `clean`
-first so mistakes show as form errors. Nothing is deleted: an assignment is ended by setting its last day."""
+`accounts.services` (audit event, 三权分立 and period checks), whose rules run in the forms' `clean` first so
+mistakes show as form errors. Nothing is deleted: an assignment is ended by setting its last day.
+
+Roles come from the assignments, not from groups: the role groups (``role:*``) are not offered in a user's
+groups, since membership of them grants nothing (`accounts.backends`)."""
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fengqiao.accounts import services
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.accounts.models import AreaAssignment, GridAssignment, User
+from fengqiao.accounts.roles import GROUP_PREFIX
+from fengqiao.audit import services as audit
 from fengqiao.audit.admin import ServiceModelAdmin
+from fengqiao.audit.models import EventType
 
 
 def _add_errors(form, exc: ValidationError):
@@ -65,6 +75,29 @@ class AreaAssignmentInline(admin.TabularInline):
 @admin.register(User)
 class FengqiaoUserAdmin(UserAdmin):
     inlines = [AreaAssignmentInline]
+    fieldsets = [*UserAdmin.fieldsets, (gettext_lazy("Password age"), {"fields": ["password_changed_at"]})]
+    readonly_fields = ["password_changed_at"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = Group.objects.exclude(name__startswith=GROUP_PREFIX)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's page for setting another user's password, audited in the same transaction."""
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            user = self.get_object(request, unquote(id)) if request.method == "POST" else None
+            if user is not None and response.status_code == 302:  # the form was valid: the password was set
+                audit.record(
+                    actor=request.user,
+                    action="accounts.user.password_set",
+                    event_type=EventType.SECURITY,
+                    obj=user,
+                    summary=f"password of {user.get_username()} set by {request.user.get_username()}",
+                    data={"user": user.pk, "usable": user.has_usable_password()},
+                )
+        return response
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # roles are granted once the user exists

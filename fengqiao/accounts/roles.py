@@ -1,5 +1,7 @@
-"""Role → Django permissions (ADR 0009). Each role is a Group named ``role:<role>``; granting an area
-assignment puts the user in the role's group, ending the last one takes them out (`services`).
+"""Role → Django permissions (ADR 0009). Each role is a Group named ``role:<role>`` holding its permissions (seeded and
+reset from the mapping below by data migrations; visible in the admin). Nobody is made a member of these groups: the
+authentication backend (`accounts.backends`) gives a user the permissions of the role groups of their area
+assignments current on the day, so a period that starts or ends by the calendar needs no job.
 
 Permissions say *what* a role may do; the user's `Scope` says *where*. Both are needed: a permission without a
 current assignment over the object's area is worth nothing on a scoped endpoint.
@@ -26,11 +28,41 @@ BASE_REGISTRIES = ["people.household", "people.person", "people.building", "peop
 VIEW_REGISTRIES = [p for model in BASE_REGISTRIES for p in _crud(model, "view")]
 COLLECT_REGISTRIES = [p for model in BASE_REGISTRIES for p in _crud(model, "view", "add", "change")]
 
+# The closed loop (ADR 0013): who takes matters in, who runs the centre's steps, who works on what is dispatched,
+# who supervises. Reading a matter shows its timeline, dispatches, clocks, photos and extensions.
+MATTER_VIEW = [
+    "matters.view_matter",
+    "matters.view_matterevent",
+    "matters.view_dispatch",
+    "matters.view_clock",
+    "matters.view_attachment",
+    "matters.view_extension",
+    "matters.view_supervision",
+    "matters.view_task",
+]
+MATTER_INTAKE = [*MATTER_VIEW, "matters.add_matter"]
+MATTER_WORK = [*MATTER_VIEW, "matters.work_matter", "matters.change_task"]
+MATTER_CENTRE = [
+    *MATTER_INTAKE,
+    "matters.work_matter",
+    "matters.triage_matter",
+    "matters.unmask_reporter",
+    *_crud("matters.task", "add", "change"),
+    "matters.view_deadlinepolicy",
+]
+MATTER_LEAD = [*MATTER_VIEW, "matters.supervise_matter", *_crud("matters.task", "add", "change")]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CITIZEN: [],
     Role.VOLUNTEER: [],
-    Role.GRID_MEMBER: ["areas.view_grid", *COLLECT_REGISTRIES, "people.view_specialcare"],
-    Role.INFORMANT: ["areas.view_grid", *COLLECT_REGISTRIES, "people.view_specialcare"],
+    Role.GRID_MEMBER: [
+        "areas.view_grid",
+        *COLLECT_REGISTRIES,
+        "people.view_specialcare",
+        *MATTER_INTAKE,
+        "matters.work_matter",
+    ],
+    Role.INFORMANT: ["areas.view_grid", *COLLECT_REGISTRIES, "people.view_specialcare", *MATTER_INTAKE],
     Role.CENTRE_STAFF: [
         *VIEW_ORG,
         "areas.view_grid",
@@ -41,14 +73,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("centres.servicespace", "add", "change"),
         *_crud("centres.stationing", "view", "add", "change"),
         *_crud("centres.reception", "view", "add", "change"),
+        *MATTER_CENTRE,
     ],
     Role.DEPARTMENT_STAFF: [
         *VIEW_ORG,
+        *MATTER_WORK,
         "departments.view_responsibility",
         "people.view_place",
         "people.view_organisation",
     ],
-    Role.MEDIATOR: [*VIEW_ORG],
+    Role.MEDIATOR: [*VIEW_ORG, *MATTER_VIEW],
     Role.LEADER: [
         *VIEW_ORG,
         "areas.view_grid",
@@ -57,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_areaassignment",
         "accounts.view_gridassignment",
         *VIEW_REGISTRIES,  # masked; no special care, no unmask
+        *MATTER_LEAD,
     ],
     Role.ADMINISTRATOR: [
         "areas.view_grid",
@@ -69,6 +104,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_areaassignment",
         "accounts.view_gridassignment",
         *VIEW_REGISTRIES,
+        *MATTER_VIEW,
+        "matters.view_deadlinepolicy",
+        *_crud("departments.membership", "view", "add", "change"),  # who works for which department
     ],
     Role.SYSTEM_ADMIN: [
         *_crud("areas.gridlayer", "view", "add", "change"),
@@ -80,6 +118,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("centres.servicespace", "view", "add", "change"),
         *_crud("departments.department", "view", "add", "change"),
         *_crud("departments.responsibility", "view", "add", "change"),
+        *_crud("matters.deadlinepolicy", "view", "add", "change"),
+        *_crud("workdays.calendaroverride", "view", "add", "change", "delete"),
     ],
     Role.SECURITY_ADMIN: [
         *_crud("accounts.user", "view", "add", "change"),
@@ -108,11 +148,14 @@ def seed_role_groups(Group, Permission, *, apps_ready=None):
     ):
         by_name[f"{perm.content_type.app_label}.{perm.codename}"] = perm
     missing = sorted(wanted - set(by_name))
-    if missing:
+    if missing and apps_ready is None:
         raise LookupError(f"permissions not found: {missing}")
+    # In a migration, the mapping is today's while the models are those of that point in history: permissions of
+    # models that do not exist yet are left for the later migration that seeds again (with apps_ready=None).
+    wanted -= set(missing)
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name(role))
-        group.permissions.set([by_name[p] for p in perms if _ready(p, apps_ready)])
+        group.permissions.set([by_name[p] for p in perms if p in wanted])
 
 
 def _ready(perm, apps_ready):

@@ -5,21 +5,19 @@ audit event and raises ``django.core.exceptions.ValidationError`` keyed by the f
 written when it raises. A User actor needs the model permission and a scope that covers the area; a process
 name (commands, migrations, tests) is trusted.
 
-Group membership follows the current assignments: granting puts the user in the role's group, ending the last
-current assignment of a role takes them out (`sync_role_groups`; the ``sync-roles`` command re-runs it daily
-for periods that start or end without anyone touching them).
+Nothing here touches group membership: a user's permissions are those of the role groups of their assignments
+current on the day of the request (`accounts.backends`), so periods that start or end by the calendar alone
+need no job.
 """
 
 import datetime
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fengqiao.accounts.models import SEPARATED_ROLES, AreaAssignment, GridAssignment, MemberKind, Role, User
-from fengqiao.accounts.roles import GROUP_PREFIX, group_name
 from fengqiao.accounts.scope import Scope
 from fengqiao.areas.models import Area, Grid
 from fengqiao.audit import services as audit
@@ -81,17 +79,6 @@ def check_area_assignment(user: User, area: Area | None, role: str, valid_from, 
         )
 
 
-def sync_role_groups(user: User, *, on: datetime.date | None = None) -> None:
-    """Make the user's ``role:*`` groups exactly the roles of their current assignments."""
-    roles = set(AreaAssignment.objects.current(on).filter(user=user).values_list("role", flat=True))
-    wanted = set(Group.objects.filter(name__in=[group_name(r) for r in roles]))
-    held = set(user.groups.filter(name__startswith=GROUP_PREFIX))
-    if held - wanted:
-        user.groups.remove(*(held - wanted))
-    if wanted - held:
-        user.groups.add(*(wanted - held))
-
-
 @transaction.atomic
 def grant_area_role(
     *,
@@ -112,7 +99,6 @@ def grant_area_role(
     assignment = AreaAssignment.objects.create(
         user=user, area=area, role=role, valid_from=valid_from, valid_to=valid_to, note=(note or "").strip()
     )
-    sync_role_groups(user)
     audit.record(
         actor=actor,
         action="accounts.role.grant",
@@ -149,7 +135,6 @@ def end_area_role(assignment: AreaAssignment, *, actor, valid_to: datetime.date 
     before = assignment.valid_to
     assignment.valid_to = valid_to
     assignment.save(update_fields=["valid_to"])
-    sync_role_groups(assignment.user)
     audit.record(
         actor=actor,
         action="accounts.role.end",

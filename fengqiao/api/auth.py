@@ -48,13 +48,17 @@ class TokenView(APIView):
         description=(
             "Signs in with `username` and `password` (failed attempts count towards the lockout) and, for users "
             "who must use a second factor or have set one up, `otp` (a TOTP code or a recovery code). Returns a "
-            "new key, shown once, which expires after `FENGQIAO_API_TOKEN_DAYS` days."
+            "new key, shown once, which expires after `FENGQIAO_API_TOKEN_DAYS` days. Staff whose password is older "
+            "than `FENGQIAO_PASSWORD_MAX_AGE_DAYS` get 403 until they have changed it at the admin site."
         ),
         request=TokenSignInSerializer,
         responses={
             201: TokenResponseSerializer,
             400: OpenApiResponse(description="missing fields, wrong credentials or code, or locked out"),
-            403: OpenApiResponse(TokenErrorSerializer, description="a second factor must be set up first"),
+            403: OpenApiResponse(
+                TokenErrorSerializer,
+                description="a second factor must be set up first, or (staff) an expired password changed first",
+            ),
         },
         auth=[],
     )

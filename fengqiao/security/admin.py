@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy, ngettext
 
 from fengqiao.security import clock
-from fengqiao.security.models import ApiToken, Lockout, LoginFailure, RecoveryCode, TotpDevice
+from fengqiao.security.models import ApiToken, Lockout, LoginFailure, PasswordHistory, RecoveryCode, TotpDevice
 from fengqiao.security.services import lockout, otp, tokens
 
 
@@ -106,3 +106,11 @@ class RecoveryCodeAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     search_fields = ("user__username",)
     exclude = ("code_hash",)
+
+
+@admin.register(PasswordHistory)
+class PasswordHistoryAdmin(ReadOnlyAdmin):
+    list_display = ("user", "set_at")
+    list_select_related = ["user"]
+    search_fields = ("user__username",)
+    exclude = ("password_hash",)

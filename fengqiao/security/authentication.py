@@ -1,8 +1,8 @@
 """DRF authentication with the expiring, revocable per-user API tokens of `fengqiao.security` (ADR 0010).
 
-``Authorization: Token fq_…``. Expired and revoked tokens and tokens of deactivated users get 401 with a
-message that says which; nothing is written for them. Keys without the ``fq_`` prefix (DRF's permanent tokens,
-no longer accepted) get 401 saying where a new key comes from.
+``Authorization: Token fq_…``. Expired and revoked tokens, tokens of deactivated users and of staff whose
+password has expired get 401 with a message that says which; nothing is written for them. Keys without the
+``fq_`` prefix (DRF's permanent tokens, no longer accepted) get 401 saying where a new key comes from.
 """
 
 from django.utils.translation import gettext as _

@@ -1,18 +1,19 @@
-"""Django's ModelBackend with lockouts: refuses locked user names and addresses, counts failures.
+"""The one authentication backend: Django's ModelBackend with lockouts (refuses locked user names and addresses,
+counts failures) and with the permissions of the roles the user holds today (`accounts.backends`, ADR 0009).
 
 Used by every password check that goes through `django.contrib.auth.authenticate` — the admin sign-in and the
 API's token endpoint alike. A refusal because of a lockout is not counted again.
 """
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
+from fengqiao.accounts.backends import RolePermissionBackend
 from fengqiao.core.context import request_client_address
 from fengqiao.security.services import lockout
 
 
-class LockoutModelBackend(ModelBackend):
+class LockoutModelBackend(RolePermissionBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)

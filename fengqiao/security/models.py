@@ -135,3 +135,22 @@ class ApiToken(models.Model):
         if self.expires_at <= now:
             return "expired"
         return "active"
+
+
+class PasswordHistory(models.Model):
+    """A password a user has had, as its hash (the same salted hash as `User.password`), newest first. The last
+    ``PASSWORD_HISTORY`` are kept so a new password cannot be one of them (`PasswordHistoryValidator`)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="password_history"
+    )
+    password_hash = models.CharField(_("password hash"), max_length=128)
+    set_at = models.DateTimeField(_("set at"))
+
+    class Meta:
+        verbose_name = _("former password")
+        verbose_name_plural = _("former passwords")
+        ordering = ["user", "-set_at", "-id"]
+
+    def __str__(self):
+        return f"{self.user} {self.set_at:%Y-%m-%d %H:%M}"

@@ -1,12 +1,18 @@
-"""Who must use a second factor (等保 level 3: two factors, one of them cryptographic, for administrators).
+"""Who must use a second factor (等保 level 3: two factors, one of them cryptographic, for administrators), and
+whose password is too old (periodic change: `password_change_required`).
 
 `second_factor_required(user)` reads ``settings.TOTP_ROLES``: the value ``staff`` stands for Django's
 ``is_staff``; every other value is a role of `fengqiao.accounts` held through a current `AreaAssignment`.
 Superusers always need a second factor. ``settings.DEMO_NO_2FA`` switches the requirement off (demo only).
 """
 
+import datetime
+
 from django.conf import settings
 from django.db.models import DateTimeField, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fengqiao.security import clock
 
@@ -75,3 +81,41 @@ def has_device(user):
 def second_factor_needed(user):
     """At sign-in: a second factor is asked of everyone who must have one and of everyone who enrolled one."""
     return second_factor_required(user) or has_device(user)
+
+
+def password_max_age():
+    """settings.PASSWORD_MAX_AGE_DAYS as a timedelta, or None when periodic change is switched off (0)."""
+    days = getattr(settings, "PASSWORD_MAX_AGE_DAYS", 0)
+    return datetime.timedelta(days=days) if days > 0 else None
+
+
+def password_expires_at(user):
+    """When `user`'s password stops being accepted for staff work, or None if it does not expire for them.
+
+    Periodic change (等保 level 3) applies to staff (``is_staff``: those who can reach the admin's password change
+    page) with a usable password; the clock starts at `password_changed_at`, set whenever a password is set."""
+    max_age = password_max_age()
+    if max_age is None or user is None or not user.is_authenticated or not user.is_staff:
+        return None
+    changed = getattr(user, "password_changed_at", None)
+    if changed is None or not user.has_usable_password():
+        return None
+    return changed + max_age
+
+
+def password_change_required(user):
+    """True if `user` must change their password before doing anything else (admin pages, API)."""
+    expires = password_expires_at(user)
+    return expires is not None and expires <= clock.now()
+
+
+def password_expired_message(user):
+    """The sentence that tells `user` why they are stopped, with the day their password expired."""
+    return _(
+        "Your password expired on %(date)s (passwords of staff last %(days)d days): change it at the admin site "
+        "(%(url)s) before doing anything else."
+    ) % {
+        "date": f"{timezone.localtime(password_expires_at(user)):%Y-%m-%d}",
+        "days": settings.PASSWORD_MAX_AGE_DAYS,
+        "url": reverse("admin:password_change"),
+    }

@@ -3,11 +3,16 @@
 The session is only signed in (`django.contrib.auth.login`) after both steps. Between them it holds a pending
 sign-in that lasts PENDING_SECONDS. Users who need a second factor and have none are sent to set one up.
 These views take over ``admin/login/`` (fengqiao/urls.py includes them before the admin site).
+
+Staff whose password has expired (`policy.password_change_required`) go from the sign-in straight to the password
+change page, which these views also take over (``admin/password_change/``) to say why and to audit the change;
+`PasswordAgeMiddleware` keeps them there until they have changed it.
 """
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,8 +21,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
+from fengqiao.audit import services as audit
 from fengqiao.core.context import request_client_address
 from fengqiao.security import clock, policy
+from fengqiao.security.declare import public, staff_page
 from fengqiao.security.forms import CodeForm, SignInForm
 from fengqiao.security.middleware import LAST_SEEN
 from fengqiao.security.services import lockout, otp
@@ -64,13 +71,19 @@ def _restart(request, message):
     return redirect("security:login")
 
 
-def _complete(request, user, backend, second_factor=""):
+def _complete(request, user, backend, next_url, second_factor=""):
+    """Sign the session in; returns where to go next: `next_url`, or the password change page if it expired."""
     request.session.pop(PENDING, None)
     login(request, user, backend=backend)
     request.session[LAST_SEEN] = clock.now().timestamp()
     lockout.record_success(user=user, address=request_client_address(request), second_factor=second_factor)
+    return reverse("admin:password_change") if policy.password_change_required(user) else next_url
 
 
+SIGN_IN = "the sign-in itself: anyone may try, failures count towards the lockout"
+
+
+@public(SIGN_IN)
 @sensitive_post_parameters()
 @csrf_protect
 @never_cache
@@ -82,8 +95,7 @@ def sign_in(request):
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
         if not policy.second_factor_needed(user):
-            _complete(request, user, user.backend)
-            return redirect(next_url)
+            return redirect(_complete(request, user, user.backend, next_url))
         request.session[PENDING] = {
             "user": user.pk,
             "backend": user.backend,
@@ -94,6 +106,7 @@ def sign_in(request):
     return render(request, "admin/login.html", _context(request, form=form, next=next_url))
 
 
+@public(SIGN_IN + " (second step, only with a pending sign-in)")
 @sensitive_post_parameters()
 @csrf_protect
 @never_cache
@@ -115,11 +128,11 @@ def verify(request):
                 return _restart(request, _("Too many failed sign-ins: signing in is locked for now."))
             form.add_error("code", exc)
         else:
-            _complete(request, user, data["backend"], second_factor=kind)
-            return redirect(data["next"])
+            return redirect(_complete(request, user, data["backend"], data["next"], second_factor=kind))
     return render(request, "security/verify.html", _context(request, form=form, title=_("Second factor")))
 
 
+@public(SIGN_IN + " (second-factor set-up, only with a pending sign-in)")
 @sensitive_post_parameters()
 @csrf_protect
 @never_cache
@@ -137,8 +150,8 @@ def enrol(request):
         except ValidationError as exc:
             form.add_error("code", exc)
         else:
-            _complete(request, user, data["backend"], second_factor="totp")
-            context = _context(request, codes=codes, next=data["next"], title=_("Recovery codes"))
+            next_url = _complete(request, user, data["backend"], data["next"], second_factor="totp")
+            context = _context(request, codes=codes, next=next_url, title=_("Recovery codes"))
             return render(request, "security/recovery_codes.html", context)
     context = _context(
         request,
@@ -148,3 +161,25 @@ def enrol(request):
         title=_("Set up a second factor"),
     )
     return render(request, "security/enrol.html", context)
+
+
+@staff_page
+@sensitive_post_parameters()
+def password_change(request):
+    """The admin's own password change page, which says why when the password has expired and audits the change
+    (in the same transaction as the new password)."""
+    expired = policy.password_change_required(request.user)
+    if expired and request.method == "GET":
+        messages.warning(request, policy.password_expired_message(request.user))
+    with transaction.atomic():
+        response = admin.site.password_change(request)
+        if request.method == "POST" and response.status_code == 302:  # the form was valid: password changed
+            user = get_user_model()._default_manager.get(pk=request.user.pk)
+            audit.record(
+                actor=user,
+                action="security.password_changed",
+                obj=user,
+                summary=f"{user.get_username()} changed their password" + (" (expired)" if expired else ""),
+                data={"user": user.pk, "expired": expired},
+            )
+    return response

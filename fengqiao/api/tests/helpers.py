@@ -23,13 +23,14 @@ def province_wide(user):
     """Give `user` a scope over every root area that exists now, and nothing else.
 
     The functional API tests (filters, services, masking) predate area scoping and are not about it; their users
-    act as staff of the whole test province. The assignment rows are written directly, without the service,
-    so that no role group adds permissions those tests deliberately lack and no audit event shifts their counts.
+    act as staff of the whole test province. The role is volunteer, whose group holds no permission (permissions
+    follow the current roles, accounts.backends), so these users have only the permissions the tests give them;
+    the rows are written directly, without the service, so that no audit event shifts their counts.
     Scoping itself is tested in test_scoping.py and test_matrix.py.
     """
     for root in Area.objects.filter(parent__isnull=True, valid_to__isnull=True):
         AreaAssignment.objects.get_or_create(
-            user=user, area=root, role=Role.LEADER, defaults={"valid_from": datetime.date(2020, 1, 1)}
+            user=user, area=root, role=Role.VOLUNTEER, defaults={"valid_from": datetime.date(2020, 1, 1)}
         )
     return user
 

@@ -30,7 +30,13 @@ class TokenRejected(Exception):
 
 
 class EnrolmentRequired(Exception):
-    """The user must sign in with a second factor but has not set one up: no token until they do."""
+    """The password is right, but the user must first finish a step at the admin sign-in: set up a second factor
+    (this class), or change an expired password (`PasswordChangeRequired`). No token until they do; the token
+    endpoint answers 403 with the message."""
+
+
+class PasswordChangeRequired(EnrolmentRequired):
+    """The user is staff and their password is older than PASSWORD_MAX_AGE_DAYS: change it at the admin site."""
 
 
 def key_hash(key):
@@ -76,7 +82,8 @@ def issue_for_sign_in(*, request, username, password, code="", name=""):
     one up — `code` (TOTP or recovery code); returns (token, key). The lockout applies as at the admin sign-in:
     wrong passwords and codes count as failed sign-ins.
 
-    Refused with ValidationError (keyed "otp" for the code; nothing issued) or EnrolmentRequired."""
+    Refused with ValidationError (keyed "otp" for the code; nothing issued), EnrolmentRequired or
+    PasswordChangeRequired (checked right after the password, so no second-factor code is spent on it)."""
     locked = _("Too many failed sign-ins: signing in is locked for now.")
     address = request_client_address(request)
     if lockout.active_lockout(username=username or "", address=address) is not None:
@@ -84,6 +91,8 @@ def issue_for_sign_in(*, request, username, password, code="", name=""):
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise ValidationError(_("Wrong user name or password, or the user is deactivated."))
+    if policy.password_change_required(user):
+        raise PasswordChangeRequired(policy.password_expired_message(user))
     second_factor = ""
     if policy.second_factor_needed(user):
         if not policy.has_device(user):
@@ -130,7 +139,8 @@ def revoke_all(*, actor, user):
 
 
 def authenticate_key(key):
-    """The active token for `key`, or TokenRejected with a message that says why. Writes only last_used_at."""
+    """The active token for `key`, or TokenRejected with a message that says why (unknown, revoked, expired,
+    deactivated user, staff user whose password expired). Writes only last_used_at."""
     token = ApiToken.objects.select_related("user").filter(key_hash=key_hash(key)).first()
     if token is None:
         raise TokenRejected(_("Invalid token."))
@@ -141,6 +151,8 @@ def authenticate_key(key):
         raise TokenRejected(_("This token expired on %(date)s.") % {"date": f"{token.expires_at:%Y-%m-%d %H:%M} UTC"})
     if not token.user.is_active:
         raise TokenRejected(_("The user of this token is deactivated."))
+    if policy.password_change_required(token.user):
+        raise TokenRejected(policy.password_expired_message(token.user))
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

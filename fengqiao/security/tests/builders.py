@@ -5,7 +5,7 @@ from django.test import RequestFactory
 
 from fengqiao.departments.tests.builders import make_user
 from fengqiao.security import clock
-from fengqiao.security.models import TotpDevice
+from fengqiao.security.models import PasswordHistory, TotpDevice
 from fengqiao.security.services import lockout, otp, tokens
 
 PASSWORD = "Fengqiao-Test-2026"
@@ -36,8 +36,10 @@ def request_from(address="10.0.0.1"):
 
 
 def one_of_each(user):
-    """A row of every security model: a token, a TOTP device with recovery codes, failed sign-ins, a lockout."""
+    """A row of every security model: a token, a TOTP device with recovery codes, failed sign-ins, a lockout, a
+    former password."""
     tokens.issue(actor="test", user=user, name="world")
+    PasswordHistory.objects.create(user=user, password_hash=user.password, set_at=clock.now())
     enrolled(user)
     for _i in range(5):
         lockout.record_failure(username="intruder", address="10.9.9.9")

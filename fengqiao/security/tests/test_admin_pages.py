@@ -6,11 +6,11 @@ from django.urls import reverse
 
 from fengqiao.audit.models import AuditEvent
 from fengqiao.departments.tests.builders import make_user
-from fengqiao.security.models import ApiToken, Lockout, LoginFailure, RecoveryCode, TotpDevice
+from fengqiao.security.models import ApiToken, Lockout, LoginFailure, PasswordHistory, RecoveryCode, TotpDevice
 from fengqiao.security.tests.builders import one_of_each
 
 pytestmark = pytest.mark.django_db
-MODELS = [ApiToken, Lockout, LoginFailure, RecoveryCode, TotpDevice]
+MODELS = [ApiToken, Lockout, LoginFailure, PasswordHistory, RecoveryCode, TotpDevice]
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_every_page_renders_and_shows_no_secret(client, root, model):
     obj = model.objects.first()
     page = client.get(url(model, "change", obj.pk))
     assert page.status_code == 200
-    for secret in ("key_hash", "code_hash", "secret"):
+    for secret in ("key_hash", "code_hash", "secret", "password_hash"):
         assert f'name="{secret}"' not in page.content.decode()
     assert client.get(url(model, "add")).status_code == 403
 
