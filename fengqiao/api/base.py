@@ -3,10 +3,11 @@
 * `BaseViewSet.get_queryset` sends every queryset through `scope_queryset`, so no view can forget to restrict
   what a user sees. Viewsets declare their queryset as a class attribute and never override `get_queryset`.
 * Area scoping (ADR 0003, 0009): every viewset declares ``scope_path``, the lookup from its rows to an area path
-  (``"area__path"``, ``"centre__area__path"``), or ``None`` for unscoped reference data (areas, grid layers,
-  categories, space types). Rows outside the user's `Scope` (computed once per request, kept on the request)
-  are "not found". Superusers and system administrators see everything; a user without a current area
-  assignment sees nothing scoped and gets a 403 saying why on any write to a scoped resource.
+  (``"area__path"``, ``"centre__area__path"``; a tuple of them: a row is in scope by any), or ``None`` for
+  unscoped reference data (areas, grid layers, categories, space types). Rows outside the user's `Scope`
+  (computed once per request, kept on the request) are "not found". Superusers and system administrators see
+  everything; a user without a current area assignment sees nothing scoped and gets a 403 saying why on any
+  write to a scoped resource.
 * Writes stay inside the scope: every area named in a write must lie in the actor's scope (else 403: areas are
   public), and a related object named in a write (``scoped_relations``) is looked up in the scope, so one
   outside it is answered exactly like one that does not exist.
@@ -24,6 +25,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -108,6 +110,16 @@ class BaseViewSet(GenericViewSet):
             raise ImproperlyConfigured(f"{type(self).__name__} must declare scope_path (None when unscoped)")
         if self.scope_path is None:
             return queryset
+        if isinstance(self.scope_path, tuple):  # several lookups: a row in scope by any of them
+            scope = self.scope()
+            if scope.unrestricted:
+                return queryset
+            if scope.is_empty:
+                return queryset.none()
+            condition = Q()
+            for path in self.scope_path:
+                condition |= scope.q(path)
+            return queryset.filter(condition).distinct()
         return self.scope().filter(queryset, self.scope_path)
 
     def handle_exception(self, exc):

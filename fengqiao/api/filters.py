@@ -102,7 +102,7 @@ def _scope_paths_by_model():
         for _prefix, viewset, _basename in router.registry:
             path = getattr(viewset, "scope_path", None)
             queryset = getattr(viewset, "queryset", None)
-            if path and queryset is not None:
+            if isinstance(path, str) and path and queryset is not None:
                 _SCOPE_PATHS.setdefault(queryset.model, path)
     return _SCOPE_PATHS
 

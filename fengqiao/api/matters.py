@@ -376,9 +376,9 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             return IntakeSerializer
         return MatterSerializer
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action == "retrieve":
+    def scope_queryset(self, queryset):
+        queryset = super().scope_queryset(queryset)
+        if getattr(self, "action", None) == "retrieve":
             queryset = queryset.prefetch_related(
                 Prefetch("events", MatterEvent.objects.order_by("at", "id")),
                 Prefetch("dispatches", Dispatch.objects.select_related("department")),
@@ -387,7 +387,7 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             ).select_related("parent")
         return queryset
 
-    @extend_schema(request=IntakeSerializer, responses={201: MatterSerializer, 200: MatterSerializer})
+    @extend_schema(request=IntakeSerializer, responses={201: MatterListSerializer, 200: MatterListSerializer})
     def create(self, request, *args, **kwargs):
         serializer = IntakeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -401,9 +401,11 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             if area is not None and not self.scope().covers(area):
                 raise PermissionDenied(f"area {area.code} ({area.name}) is outside the areas you hold a role over")
         matter, created = intake(request, data, client_key=f"user:{request.user.pk}")
-        # The submitter sees what they submitted, even when it was placed outside their areas (triage above).
-        body = MatterSerializer(Matter.objects.get(pk=matter.pk), context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        # The summary of what was taken in (the submitter sees it even when it was placed outside their areas, for
+        # triage above); the whole record with its timeline is at the Location.
+        body = MatterListSerializer(matter, context=self.get_serializer_context()).data
+        headers = {"Location": f"{request.path.rstrip('/')}/{matter.pk}/"}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
 
     @extend_schema(responses={200: ACTION_SCHEMA})
     @action(detail=True, methods=["get"])
@@ -532,17 +534,10 @@ class SupervisionViewSet(ReadOnlyViewSet):
     queryset = Supervision.objects.select_related("matter", "area", "task")
     serializer_class = SupervisionSerializer
     permission_classes = READ
-    scope_path = "area__path"
+    # The supervising level's own rows, and the supervisions of matters and tasks in the caller's areas.
+    scope_path = ("area__path", "matter__area__path", "task__area__path")
+    personal_data = True  # need to know: reads need view_supervision
     filterset_class = SupervisionFilter
-
-    def scope_queryset(self, queryset):
-        scope = self.scope()
-        if scope.unrestricted:
-            return queryset
-        if scope.is_empty:
-            return queryset.none()
-        # The supervising level's own rows, and the supervisions of matters and tasks in the caller's areas.
-        return queryset.filter(scope.q("area__path") | scope.q("matter__area__path") | scope.q("task__area__path"))
 
     @extend_schema(
         request=inline_serializer("SupervisionClose", {"note": serializers.CharField(required=False)}),
@@ -625,6 +620,7 @@ class TaskViewSet(ServiceViewSet):
     serializer_class = TaskSerializer
     permission_classes = WRITE
     scope_path = "area__path"
+    personal_data = True  # need to know: reads need view_task
     filterset_class = TaskFilter
 
     def get_serializer_class(self):

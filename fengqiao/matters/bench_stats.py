@@ -6,12 +6,12 @@
 In a scratch database (a fresh SQLite file, or ``<name>_stats_bench`` on PostgreSQL, migrated like a test
 database; the real one is never touched): the division tree of 清远市 from the demo fixture (8 counties, 92 towns,
 1,234 villages), 1–4 grids per village, departments at every county and town (``bulk_create``), then `rows`
-synthetic matters and their dispatches over the last `days` days, drawn as numpy columns and inserted in bulk. Their distribution follows the loop: villages weighted
-unevenly (communities busier), 8 % placed outside every grid (on the town, for triage), 4 % declined, 2 % merged,
-15 % solved on the spot, the rest dispatched (one lead dispatch each, 8 % with an assisting unit, 3 % returned
-once), handled after an exponential time, 90 % of dispatches acknowledged within the day, ratings mostly
-satisfied, 3 % reopened; owning levels village 12 % / town 75 % / county 10 % / city 3 %. Timeline rows and clocks
-are not generated: the statistics do not read them.
+synthetic matters and their dispatches over the last `days` days, drawn as numpy columns and inserted in bulk.
+Their distribution follows the loop: villages weighted unevenly (communities busier), 8 % placed outside every
+grid (on the town, for triage), 4 % declined, 2 % merged, 15 % solved on the spot, the rest dispatched (one lead
+dispatch each, 8 % with an assisting unit, 3 % returned once), handled after an exponential time, ~90 % of
+dispatches acknowledged within the day, ratings mostly satisfied, 3 % reopened; owning levels village 12 % /
+town 75 % / county 10 % / city 3 %. Timeline rows and clocks are not generated: the statistics do not read them.
 
 Then it times `matter_stats` for the city (every matter), one county (佛冈县) and one town over the period,
 without grouping and with every ``group_by`` (the first run and the best of three), adds the covering indexes

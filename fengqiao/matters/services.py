@@ -307,7 +307,8 @@ def add_photo(matter, *, actor, name, data, purpose="evidence"):
     except ValidationError as exc:
         raise ValidationError({"photo": exc.messages}) from None
     with transaction.atomic():
-        attachment = attachment_store.store(matter, image, name=name, uploaded_by=actor, purpose=purpose)
+        user = actor if actor is not None and not isinstance(actor, str) else None
+        attachment = attachment_store.store(matter, image, name=name, uploaded_by=user, purpose=purpose)
         audit.record(
             actor=actor,
             action="matter.photo",

@@ -44,17 +44,21 @@ adjacent periods add up.
 A rate is ``None`` when its denominator is 0 ("no data", never 0 %); rates are fractions rounded to 4 places.
 
 **Grouping** (``group_by``): ``area`` (the child areas of ``within``, every one of them, plus ``within`` itself
-for matters placed on it directly), ``grid``, ``department`` (the lead department), ``category`` (the first level
-of the category tree), ``level`` (the level of the centre that owns the matter now), ``day``, ``week`` (ISO weeks
-from Monday, cut at the period's ends), ``month``; day, week and month list every bucket of the period.
+for matters placed on it directly), ``grid`` (only within a county or below: a city has thousands),
+``department`` (the lead department), ``category`` (the first level of the category tree), ``level`` (the level
+of the centre that owns the matter now), ``day``, ``week`` (ISO weeks from Monday, cut at the period's ends),
+``month``; day, week and month list every bucket of the period.
 
 **Scope.** ``within`` must lie inside the user's areas (else `OutOfScope`); without it the figures cover all
 of the user's areas (the whole tree for an unrestricted user). A user with no current area sees only zeros.
 
-**How it is fast.** One GROUP BY over the matters (and one over their lead dispatches for the response rate),
-grouped by a raw column (area, grid, department, category, handling area, local day) and folded in Python into
-the requested groups: child areas, levels, first-level categories, weeks and months are small tables, so the
-database never joins the area tree per row. ``fengqiao bench stats`` measures it (ADR 0013, statistics).
+**How it is fast.** No rollup table: live queries, so the figures are never stale. One GROUP BY over the
+matters (and one over their lead dispatches, for the response rate), grouped by a raw column (area, grid,
+department, category, handling area, local day) and folded in Python into the requested groups (child areas,
+levels, first-level categories, weeks, months: small tables), so the database never joins the area tree per row.
+The areas are an ``area_id IN (subtree)`` condition that the (area, submitted_at) indexes answer; the covering
+indexes of `bench_stats.stats_indexes` make SQLite read the index alone. ``fengqiao bench stats`` measures it
+(ADR 0013, amendment "Statistics").
 """
 
 import dataclasses
@@ -79,14 +83,7 @@ PARAMETERS = ("within", "group_by", "from", "to")
 MAX_DAYS = 3660  # ten years: longer periods are refused (a bad date, most likely)
 
 # Area levels as the solved-at-level figure names them; a villager group counts as its village.
-LEVEL_KEYS = {
-    Level.PROVINCE: "province",
-    Level.CITY: "city",
-    Level.COUNTY: "county",
-    Level.TOWN: "town",
-    Level.VILLAGE: "village",
-    Level.GROUP: "village",
-}
+LEVEL_KEYS = dict(zip(Level.values, ("province", "city", "county", "town", "village", "village"), strict=True))
 SOLVED_LEVELS = ("village", "town", "county", "city", "province")
 RATES = {  # name: (numerators, denominator)
     "on_time_rate": (("handled_on_time",), "handled"),
@@ -169,8 +166,6 @@ def parse_query(params, *, today=None) -> StatsQuery:
     end = _date(values.get("to"), "to") or today
     start = _date(values.get("from"), "from") or end.replace(month=1, day=1)
     group_by = values.get("group_by") or None
-    if group_by is not None and group_by not in GROUP_BY:
-        raise StatsError("group_by", _unknown_group_by(group_by))
     within = None
     code = values.get("within")
     if code:
@@ -241,9 +236,7 @@ def _bounds(query):
 
 def _area_condition(roots, prefix=""):
     """Matters in the subtrees `roots` (paths): ``area_id IN (SELECT id FROM area WHERE path LIKE …)``, so the
-    (area, submitted_at) index answers per area; None when unrestricted."""
-    if roots is None:
-        return Q()
+    (area, submitted_at) indexes answer per area."""
     paths = Q()
     for root in roots:
         paths |= Q(path__startswith=root)
@@ -378,35 +371,21 @@ def _empty():
 def _area_groups(raw, roots):
     """Fold area ids into the children of the roots (or the root itself for matters placed on it)."""
     paths = {pk: row[0] for pk, row in _values(Area.objects.all(), raw, "path").items()}
-    ordered_roots = sorted(roots, key=len, reverse=True) if roots is not None else [""]
+    ordered_roots = sorted(roots, key=len, reverse=True)
     groups = defaultdict(_empty)
     for key, counts in raw.items():
         path = paths.get(key, "")
         root = next((r for r in ordered_roots if path.startswith(r)), "")
         child = path[len(root) :].split("/")[0] or root.rstrip("/").rsplit("/", 1)[-1]
         _add(groups[child], counts)
-    if roots is None:
-        listed = Area.objects.filter(parent__isnull=True, valid_to__isnull=True)
-    else:
-        listed = Area.objects.filter(parent__path__in=roots, valid_to__isnull=True)
-    areas = {a.code: a for a in listed}
-    missing = [code for code in groups if code and code not in areas]
-    areas |= {a.code: a for a in Area.objects.filter(code__in=missing)}
-    root_codes = {r.rstrip("/").rsplit("/", 1)[-1] for r in roots or ()}
+    areas = {a.code: a for a in Area.objects.filter(parent__path__in=roots, valid_to__isnull=True)}
+    areas |= {a.code: a for a in Area.objects.filter(code__in=[c for c in groups if c not in areas])}
+    root_codes = {r.rstrip("/").rsplit("/", 1)[-1] for r in roots}
     out = []
     for code in sorted(set(areas) | set(groups)):
         area = areas.get(code)
-        out.append(
-            (
-                {
-                    "key": code,
-                    "name": area.name if area else "",
-                    "level": area.level if area else None,
-                    "itself": code in root_codes,  # matters placed on the area asked for, not below it
-                },
-                groups.get(code) or _empty(),
-            )
-        )
+        info = {"key": code, "name": area.name if area else "", "level": area.level if area else None}
+        out.append((info | {"itself": code in root_codes}, groups.get(code) or _empty()))
     return out
 
 
@@ -499,13 +478,14 @@ def _time_groups(raw, query):
 
 
 def roots_for(query, scope):
-    """The area subtrees (paths) the figures cover: ``within``, or the user's areas, or None (everything)."""
+    """The area subtrees (paths) the figures cover: ``within``, else the user's areas (the roots of the tree for
+    an unrestricted user: the area condition keeps the queries on the (area, submitted_at) indexes)."""
     if query.within is not None:
         if not scope.covers(query.within):
             raise OutOfScope(_("No area %(code)s among the areas you hold a role over.") % {"code": query.within.code})
         return [query.within.path]
     if scope.unrestricted:
-        return None
+        return sorted(Area.objects.filter(parent__isnull=True).values_list("path", flat=True))
     return sorted(scope.paths)
 
 
@@ -513,7 +493,7 @@ def matter_stats(query: StatsQuery, *, scope, now=None, using=None) -> dict:
     """The statistics of `query` as seen by a user with `scope` (see the module docstring for every figure)."""
     now = now or timezone.now()
     roots = roots_for(query, scope)
-    if query.group_by == "grid" and (roots is None or any(root.count("/") < Level.COUNTY for root in roots)):
+    if query.group_by == "grid" and any(root.count("/") < Level.COUNTY for root in roots):
         # A city has thousands of grids, a province 180,000: one row each is a download, not a statistic.
         raise StatsError("group_by", _("Grouping by grid needs within= an area at county level or below."))
     report = {
@@ -523,7 +503,7 @@ def matter_stats(query: StatsQuery, *, scope, now=None, using=None) -> dict:
         "group_by": query.group_by,
         "workflow": query.workflow,
     }
-    raw = {} if roots == [] else raw_counts(query, roots, now=now, using=using)  # [] : no current area
+    raw = raw_counts(query, roots, now=now, using=using) if roots else {}  # no roots: no current area
     total = _empty()
     for counts in raw.values():
         _add(total, counts)

@@ -6,6 +6,8 @@ calls answer as declared and change nothing (row counts of every model and the a
 Objects named in URLs and bodies belong to "this town" (汤塘镇) or its village.
 """
 
+import datetime
+
 import pytest
 from django.apps import apps
 from django.urls import resolve
@@ -99,7 +101,40 @@ EXPECTED = {
     ("special-care", "retrieve"): "401 403 404 200 403",
     ("special-care", "create"): "401 403 400 201 403",  # another town's person is "no such person"
     ("special-care", "partial_update"): "401 403 404 200 403",
+    # the inbox: one's own notifications only (this town's staff owns the one in the world)
+    ("inbox", "list"): "401 200 200 200 200",
+    ("inbox", "retrieve"): "401 404 404 200 404",
+    ("inbox", "read"): "401 404 404 200 404",
+    ("inbox", "read_all"): "401 200 200 200 200",
+    ("inbox", "unread_count"): "401 200 200 200 200",
+    # the closed loop (ADR 0013): the matter lies in this town's village; centre staff take it in and run the
+    # centre's steps, the county leader reads and supervises, citizens use the tracking page and /reports/
+    ("matters", "list"): "401 403 200 200 200",
+    ("matters", "retrieve"): "401 403 404 200 200",
+    ("matters", "create"): "401 403 201 201 403",  # any centre takes a report in; it is placed where it lies
+    ("matters", "actions"): "401 403 404 200 200",
+    ("matters", "transition"): "401 403 404 200 403",  # accept: the centre's step, not the leader's
+    ("matters", "photos"): "401 403 404 201 403",
+    ("matters", "photo"): "401 403 404 200 200",
+    ("matters", "reporter"): "401 403 404 200 403",  # unmask_reporter: centre staff only
+    ("supervisions", "list"): "401 403 200 200 200",
+    ("supervisions", "retrieve"): "401 403 404 200 200",
+    ("supervisions", "close"): "401 403 404 403 200",  # the supervising level only
+    ("tasks", "list"): "401 403 200 200 200",
+    ("tasks", "retrieve"): "401 403 404 200 200",
+    ("tasks", "create"): "401 403 400 201 201",  # another town's staff: "area outside your areas"
+    ("tasks", "partial_update"): "401 403 404 200 200",
+    ("tasks", "supervise"): "401 403 404 403 201",
+    ("deadline-policies", "list"): "401 200 200 200 200",
+    ("deadline-policies", "retrieve"): "401 200 200 200 200",
+    ("deadline-policies", "create"): "401 403 403 403 403",  # system administrators only
+    ("deadline-policies", "partial_update"): "401 403 403 403 403",
+    ("track", "get"): "200 200 200 200 200",  # the tracking code is the key: no account needed
+    ("track-rating", "post"): "409 409 409 409 409",  # nothing to rate before the reply
+    ("public-report", "post"): "201 200 200 200 200",  # the same client token: one matter
+    ("matter-stats", "list"): "401 403 200 200 200",  # figures over the caller's own areas; view_matter
 }
+MULTIPART = {("matters", "photos")}
 
 
 def walk():
@@ -115,7 +150,7 @@ def walk():
                 out.append(((prefix, extra.__name__), method, extra.detail, extra.url_path))
     for pattern in v1.urlpatterns:
         name = getattr(pattern, "name", None)
-        if name in {"api-root", "auth-token", "locate"}:
+        if name in {"api-root", "auth-token", "locate", "track", "track-rating", "public-report"}:
             view = pattern.callback
             cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
             methods = [m for m in ("get", "post") if hasattr(cls, m) or (getattr(view, "actions", None) or {}).get(m)]
@@ -156,6 +191,11 @@ def _key(prefix, w):
         "places": w["place"].pk,
         "organisations": w["organisation"].pk,
         "special-care": w["special_care"].pk,
+        "inbox": w["notification"].pk,
+        "matters": w["matter"].pk,
+        "supervisions": w["supervision"].pk,
+        "tasks": w["task"].pk,
+        "deadline-policies": w["policy"].pk,
     }[prefix]
 
 
@@ -186,13 +226,55 @@ def _body(key, w):
         ("organisations", "create"): {"area": village.code, "kind": "other", "name": "汤塘商会"},
         ("special-care", "create"): {"person": w["person"].pk, "category": "left_behind_elderly"},
         ("special-care", "partial_update"): {"details": "改"},
+        ("matters", "create"): {"channel": "walk_in", "title": "路灯不亮", "lon": 113.505, "lat": 23.705},
+        ("matters", "transition"): {"action": "accept"},
+        ("matters", "photos"): {"photo": _jpeg()},
+        ("matters", "reporter"): {"reason": "回访核实"},
+        ("supervisions", "close"): {"note": "已督办到位"},
+        ("tasks", "create"): {
+            "area": w["chain"]["town"].code,
+            "title": "排查隐患",
+            "department": w["department"].pk,
+            "due_at": "2099-01-01T00:00:00+08:00",
+        },
+        ("tasks", "partial_update"): {"progress": 50},
+        ("tasks", "supervise"): {"note": "请加快进度"},
+        ("deadline-policies", "create"): {"stage": "handle", "channel": "snap", "amount": 3, "unit": "working_days"},
+        ("deadline-policies", "partial_update"): {"amount": 4},
+        ("track-rating", "post"): {"rating": "satisfied"},
+        ("public-report", "post"): {
+            "channel": "snap",
+            "title": "垃圾堆积",
+            "lon": 113.505,
+            "lat": 23.705,
+            "client_token": "matrix-0123456789abcdef",
+        },
     }.get(key, {"name": "改名"})
+
+
+def _jpeg():
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (120, 40, 40)).save(buffer, "JPEG")
+    buffer.seek(0)
+    buffer.name = "photo.jpg"
+    return buffer
 
 
 def _request(key, method, detail, url_path, w):
     prefix, _action = key
     if prefix in {"api-root", "auth-token", "locate"}:
         url = {"api-root": f"{V1}/", "auth-token": f"{V1}/auth/token/", "locate": f"{V1}/locate"}[prefix]
+    elif prefix in {"track", "track-rating", "public-report"}:
+        code = w["matter"].tracking_code
+        url = {"track": f"{V1}/track/{code}/", "track-rating": f"{V1}/track/{code}/rating/"}.get(
+            prefix, f"{V1}/reports/"
+        )
+    elif "(?P<photo>" in url_path:
+        url = f"{V1}/{prefix}/{_key(prefix, w)}/photos/{w['photo'].pk}/"
     else:
         url = f"{V1}/{prefix}/" + (f"{_key(prefix, w)}/" if detail else "") + (f"{url_path}/" if url_path else "")
     params = {
@@ -204,8 +286,51 @@ def _request(key, method, detail, url_path, w):
     return url, None, _body(key, w)
 
 
+def matters_world(w):
+    """A matter in this town's village with a photo, a county supervision of it, a town task, this town's staff's
+    notification, and a deadline policy."""
+    from django.utils import timezone
+
+    from fengqiao.matters import services as matter_services
+    from fengqiao.matters.engine import perform
+    from fengqiao.matters.models import DeadlinePolicy
+    from fengqiao.matters.tasks import create_task
+    from fengqiao.notifications.tests.builders import notify_one
+
+    matter, _created = matter_services.submit(
+        actor="test",
+        channel="12345",
+        title="汤塘村路灯不亮",
+        lon=113.505,
+        lat=23.705,
+        reporter_name="欧阳娜娜",
+        reporter_phone="13800138000",
+    )
+    photo = matter_services.add_photo(matter, actor="test", name="p.jpg", data=_jpeg().read())
+    perform(matter, "supervise", actor=w["actors"]["county_leader"], payload={"note": "请尽快处理"})
+    from fengqiao.accounts.scope import Scope
+
+    leader = w["actors"]["county_leader"]
+    task = create_task(
+        actor=leader,
+        scope=Scope.for_user(leader),
+        area=w["chain"]["town"],
+        title="排查路灯",
+        department=w["department"].pk,
+        due_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    return {
+        "matter": matter,
+        "photo": photo,
+        "supervision": matter.supervisions.get(),
+        "task": task,
+        "policy": DeadlinePolicy.objects.order_by("id").first(),
+        "notification": notify_one(w["actors"]["this_town"]),
+    }
+
+
 def snapshot():
-    models = [m for m in apps.get_models() if m.__module__.startswith(("fengqiao.", "rest_framework.authtoken"))]
+    models = [m for m in apps.get_models() if m.__module__.startswith("fengqiao.")]
     return {m._meta.label: m.objects.count() for m in models} | {"audit": AuditEvent.objects.count()}
 
 
@@ -215,6 +340,7 @@ def test_the_authorisation_matrix(route):
     key, method, detail, url_path = route
     w = build_world()
     w |= people_world(w)
+    w |= matters_world(w)
     url, params, body = _request(key, method, detail, url_path, w)
     resolve(url.split("?")[0])  # the URL we built is one the API serves
     expected = dict(zip(ACTORS, (int(code) for code in EXPECTED[key].split()), strict=True))
@@ -222,7 +348,13 @@ def test_the_authorisation_matrix(route):
     for actor in sorted(ACTORS, key=lambda a: expected[a] < 300):
         client = client_for(w["actors"][actor])
         before = snapshot() if method != "get" else None
-        response = client.get(url, params) if method == "get" else getattr(client, method)(url, body, format="json")
+        if method == "get":
+            response = client.get(url, params)
+        else:
+            if key in MULTIPART:
+                body = _body(key, w)  # a fresh file for every call
+            fmt = "multipart" if key in MULTIPART else "json"
+            response = getattr(client, method)(url, body, format=fmt)
         assert response.status_code == expected[actor], (actor, key, response.status_code, response.content[:300])
         if method != "get" and expected[actor] >= 300:
             assert snapshot() == before, (actor, key, "a refused write changed the database")

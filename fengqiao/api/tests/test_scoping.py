@@ -72,6 +72,12 @@ def test_reference_data_is_unscoped_and_everything_else_scoped_by_area():
         "places": "area__path",
         "organisations": "area__path",
         "special-care": "person__area__path",
+        "inbox": None,  # one's own rows: InboxViewSet.scope_queryset
+        "matters": "area__path",
+        "supervisions": ("area__path", "matter__area__path", "task__area__path"),
+        "tasks": "area__path",
+        "deadline-policies": None,
+        "matter-stats": "area__path",
     }
 
 
@@ -143,7 +149,7 @@ def test_the_scope_costs_one_query_and_grid_ids_one_more_on_first_use(w, django_
 # --- services: grant, end, grid assignments, refusals --------------------------------------------------------
 
 
-def test_granting_a_role_writes_the_assignment_the_group_and_an_audit_event(w):
+def test_granting_a_role_writes_the_assignment_and_an_audit_event_and_grants_the_roles_permissions(w):
     user = make_user("wang")
     assignment = services.grant_area_role(
         actor=w["actors"]["county_leader"] and "test",
@@ -152,11 +158,12 @@ def test_granting_a_role_writes_the_assignment_the_group_and_an_audit_event(w):
         role=Role.MEDIATOR,
         valid_from=SINCE,
     )
-    assert list(user.groups.values_list("name", flat=True)) == [group_name(Role.MEDIATOR)]
+    assert not user.groups.exists(), "roles come from assignments, not group membership (accounts.backends)"
+    assert type(user).objects.get(pk=user.pk).get_all_permissions() == set(ROLE_PERMISSIONS[Role.MEDIATOR])
     event = AuditEvent.objects.get(action="accounts.role.grant", object_id=str(assignment.pk))
     assert event.data["area"] == w["chain"]["town"].code and event.data["role"] == "mediator"
     services.end_area_role(assignment, actor="test", valid_to=TODAY() - datetime.timedelta(days=1))
-    assert not user.groups.exists()
+    assert type(user).objects.get(pk=user.pk).get_all_permissions() == set()
     assert AuditEvent.objects.filter(action="accounts.role.end", object_id=str(assignment.pk)).exists()
     assert Scope.for_user(user).is_empty
 

@@ -123,14 +123,14 @@ def add_evidence(w, matter, user=None):
 
 def wrong_actors(w):
     """Users who must be refused: a grid member of another grid, a leader of another town, a citizen who did not
-    report the matter, and centre staff over the county without any matters permission."""
+    report the matter, and a volunteer over the county (a role without matters permissions)."""
     other_grid = make_grid(w["other_village"], "G02", square(113.6, 23.8))
     w["other_gridder"] = staff("other-gridder", w["other_village"], Role.GRID_MEMBER, GRID_PERMS)
     assign_grid(actor=ACTOR, user=w["other_gridder"], grid=other_grid, member_kind=MemberKind.FULL_TIME)
     invalidate()
     w["other_leader"] = staff("other-leader", w["other_town"], Role.LEADER, LEADER_PERMS)
     w["other_citizen"] = make_user("other-citizen")
-    w["bare"] = staff("bare-staff", w["chain"]["county"], Role.CENTRE_STAFF, [])
+    w["bare"] = staff("bare-staff", w["chain"]["county"], Role.VOLUNTEER, [])
     return w
 
 
