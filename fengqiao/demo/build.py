@@ -40,7 +40,7 @@ from fengqiao.areas.seed import seed_grid_layers
 from fengqiao.audit import services as audit
 from fengqiao.centres.models import Centre, ServiceSpace, SpaceType
 from fengqiao.centres.seed import seed_space_types
-from fengqiao.demo import care, geography, institutions, residents, sources
+from fengqiao.demo import care, geography, institutions, loop, residents, sources
 from fengqiao.demo import plan as planning
 from fengqiao.demo.catalogue import COUNTY_DEPARTMENTS, TOWN_DEPARTMENTS
 from fengqiao.demo.institutions import DemoUser
@@ -162,6 +162,8 @@ def build_demo(*, actor, scale="county", data_dir=None, seed=42, progress=None):
                 residents.write_residents(report, scope, seed=seed)
             with _phase(report, "special care records", progress):
                 care.write_care(report, scope, actor=actor, seed=seed)
+            with _phase(report, "closed-loop matters", progress):
+                loop.write_matters(report, scope, actor=actor, seed=seed)
         if report.changed:
             audit.record(
                 actor=actor,

@@ -158,9 +158,13 @@ def submit(
     source="",
     external_id="",
     submitted_at=None,
+    now=None,
 ):
     """Take a matter in. Returns ``(matter, created)``; ``created`` is False when the same client token (or the
-    same source record) came before: the first matter is returned and nothing is written."""
+    same source record) came before: the first matter is returned and nothing is written.
+
+    ``now`` is the moment of intake (clocks start then; default: the present) — importers of older records and
+    the demo pass it; ``submitted_at`` defaults to it."""
     channel = _choice(channel, Channel.values, "channel")
     if channel is None:
         raise ValidationError({"channel": _("The channel is required.")})
@@ -214,7 +218,7 @@ def submit(
                 break
     located = place(lon=lon, lat=lat, area=area)
     handling = handling_area_for(located.area)
-    now = timezone.now()
+    now = now or timezone.now()
     submitted_at = submitted_at or now
     workflow = get_workflow("matter")
     matter = Matter(

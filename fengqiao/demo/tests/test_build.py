@@ -431,3 +431,17 @@ def test_the_same_persons_are_chosen_for_the_same_seed(county_demo, county):
     assert [(p.pk, *rest) for p, *rest in first] == [(p.pk, *rest) for p, *rest in second]
     other = care.plan_care(town, persons, villages, seed=7, today=today)
     assert [p.pk for p, *_rest in other] != [p.pk for p, *_rest in first]
+
+
+def test_the_demo_takes_synthetic_matters_through_the_loop(county):
+    from fengqiao.matters.models import Matter, MatterEvent, Supervision
+
+    matters = Matter.objects.filter(source="demo")
+    states = set(matters.values_list("state", flat=True))
+    assert {"submitted", "accepted", "dispatched", "in_progress", "handled", "closed", "merged", "declined"} <= states
+    assert matters.filter(solved_on_spot=True).exists() and matters.filter(rating="satisfied").exists()
+    assert matters.filter(warning="red").exists() and Supervision.objects.filter(automatic=True).exists()
+    assert MatterEvent.objects.filter(action="report_in").exists() or matters.filter(dispatches__role="assist").exists()
+    # synthetic reporters only: reserved phone band, marked names
+    assert all(m.reporter_phone.startswith("199000") for m in matters.exclude(reporter_phone=""))
+    assert all("模拟" in m.reporter_name for m in matters.exclude(reporter_name=""))
