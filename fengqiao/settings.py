@@ -104,7 +104,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'fengqiao.sqlite3'}",
-        conn_max_age=int(env("DB_CONN_MAX_AGE", "0")),
+        # Persistent connections by default: opening one (and SQLite's PRAGMAs) costs more than many queries.
+        conn_max_age=int(env("DB_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -221,6 +223,10 @@ SPECTACULAR_SETTINGS = {
         "DepartmentKindEnum": "fengqiao.departments.models.Department.Kind",
         "PlaceKindEnum": "fengqiao.people.models.Place.Kind",
         "OrganisationKindEnum": "fengqiao.people.models.Organisation.Kind",
+        "DispatchStateEnum": "fengqiao.matters.models.Dispatch.State",
+        "SupervisionStateEnum": "fengqiao.matters.models.Supervision.State",
+        "TaskStateEnum": "fengqiao.matters.models.Task.State",
+        "ExtensionStateEnum": "fengqiao.matters.models.Extension.State",
     },
 }
 

@@ -14,6 +14,7 @@ from fengqiao.api.centres import (
 )
 from fengqiao.api.departments import CategoryViewSet, DepartmentViewSet
 from fengqiao.api.locate import LocateView
+from fengqiao.api.matter_stats import MatterStatsViewSet
 from fengqiao.api.matters import (
     DeadlinePolicyViewSet,
     MatterViewSet,
@@ -56,6 +57,7 @@ router.register("matters", MatterViewSet, basename="matter")
 router.register("supervisions", SupervisionViewSet, basename="supervision")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("deadline-policies", DeadlinePolicyViewSet, basename="deadline-policy")
+router.register("matter-stats", MatterStatsViewSet, basename="matter-stats")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -29,13 +29,19 @@ class MattersConfig(AppConfig):
 
             return receiver
 
-        for model, prefix in ((DeadlinePolicy, "deadline-policies"), (Category, "categories"), (Centre, "centres")):
+        from fengqiao.areas.models import Grid
+
+        hot = ((DeadlinePolicy, "deadline-policies"), (Category, "categories"), (Centre, "centres"), (Grid, "grids"))
+        for model, prefix in hot:
             post_save.connect(forget(prefix), sender=model, weak=False, dispatch_uid=f"cache-{prefix}-save")
             post_delete.connect(forget(prefix), sender=model, weak=False, dispatch_uid=f"cache-{prefix}-delete")
 
         from fengqiao.core import bench
-        from fengqiao.matters import bench_intake
+        from fengqiao.matters import bench_intake, bench_stats
 
         bench.register(
             "intake", bench_intake.add_arguments, bench_intake.run, "REST intake under load vs a trivial endpoint"
+        )
+        bench.register(
+            "stats", bench_stats.add_arguments, bench_stats.command, "closed-loop statistics, synthetic matters"
         )

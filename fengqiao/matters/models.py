@@ -214,6 +214,15 @@ class Matter(TimeStampedModel):
             models.Index(fields=["client_key", "client_token"], name="matter_client_lookup"),
             models.Index(fields=["source", "external_id"], name="matter_source_lookup"),
             models.Index(fields=["area", "submitted_at"]),
+            # Covering index of the statistics (matters.stats; ADR 0013, statistics): answered from the index.
+            models.Index(
+                fields=[
+                    *("area", "submitted_at", "state", "rating", "warning", "solved_level", "handled_on_time"),
+                    *("solved_on_spot", "was_overdue", "accepted_at", "handled_at"),
+                    *("grid", "department", "category", "handling_area", "workflow"),
+                ],
+                name="matter_stats",
+            ),
             models.Index(fields=["state", "submitted_at"]),
             models.Index(fields=["department", "submitted_at"]),
         ]
@@ -296,6 +305,12 @@ class Dispatch(models.Model):
             models.CheckConstraint(
                 condition=models.Q(department__isnull=False) | models.Q(assignee__isnull=False),
                 name="dispatch_has_target",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["matter", "role", "acknowledge_due", "acknowledged_at", "ended_at", "department"],
+                name="dispatch_stats",
             )
         ]
 

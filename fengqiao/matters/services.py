@@ -82,6 +82,15 @@ def _layer():
     return cache.get(("grid-layers", "comprehensive"), REFERENCE_TTL, lambda: get_layer(GridLayer.COMPREHENSIVE))
 
 
+def _grid(grid_id):
+    """A grid with its area (without its geometry), cached per process like the locate index itself."""
+    return cache.get(
+        ("grids", grid_id),
+        REFERENCE_TTL,
+        lambda: Grid.objects.select_related("area").defer("geometry_wkb").filter(pk=grid_id).first(),
+    )
+
+
 def place(*, lon=None, lat=None, area=None) -> Located:
     """Where a matter belongs. A point outside every grid is not an error: it is flagged for triage."""
     from fengqiao.areas.locate import boundary_index, grid_index
@@ -94,7 +103,7 @@ def place(*, lon=None, lat=None, area=None) -> Located:
             raise ValidationError({"location": str(exc)}) from None
         ids = grid_index(_layer()).query_ids([lon], [lat])
         if ids[0] >= 0:
-            grid = Grid.objects.select_related("area").defer("geometry_wkb").filter(pk=int(ids[0])).first()
+            grid = _grid(int(ids[0]))
             if grid is not None:
                 return Located(grid.area, grid, "grid", False)
         area_id = boundary_index().find(lon, lat)
@@ -202,9 +211,10 @@ def submit(
     if client_token and not client_key:
         raise ValidationError({"client_token": _("A client token needs a client identity.")})
 
-    existing = _existing(client_key, client_token, source, external_id)
-    if existing is not None:
-        return existing, False
+    if not client_token:  # with a client token the unique constraint decides, below (one query less)
+        existing = _existing(client_key, client_token, source, external_id)
+        if existing is not None:
+            return existing, False
 
     # Photos first (decoding is the slow part, and a bad photo must refuse the matter before anything is written).
     try:

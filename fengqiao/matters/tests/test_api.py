@@ -138,3 +138,12 @@ def test_out_of_scope_matters_are_not_found(w):
     assert other.get(f"{URL}{matter_id}/").status_code == 404
     assert step(other, matter_id, "accept").status_code == 404
     assert MatterEvent.objects.filter(matter_id=matter_id).count() == 1
+
+
+def test_the_intake_answer_has_the_shape_of_a_list_row(w):
+    from fengqiao.api.matters import MatterListSerializer
+
+    client = client_for(w["gridder"])
+    created = intake(client, client_token="shape-1").data
+    listed = next(row for row in client.get(URL).data["results"] if row["id"] == created["id"])
+    assert created == dict(MatterListSerializer(Matter.objects.get(pk=created["id"])).data) == listed
