@@ -91,6 +91,15 @@ class BaseViewSet(GenericViewSet):
             if scope.is_empty:
                 raise PermissionDenied(scope.why_empty())
 
+    def permission_denied(self, request, message=None, code=None):
+        """A signed-in user with no current area assignment is told why (ended on …, starts on …, none at all)
+        rather than only that a permission is missing: their permissions come from those assignments."""
+        if request.user and request.user.is_authenticated and not request.user.is_superuser:
+            scope = request_scope(request)
+            if scope.is_empty:
+                message = scope.why_empty()
+        return super().permission_denied(request, message=message, code=code)
+
     def scope(self):
         """The requesting user's `Scope`, computed once per request."""
         return request_scope(self.request)

@@ -105,6 +105,7 @@ class MatterStatsViewSet(BaseViewSet):
     """Statistics of the matters received in a period in the caller's areas, in total and by group."""
 
     permission_classes = [ViewMatterPermission]
+    personal_data = True  # figures over matters: need to know (view_matter), like the matters themselves
     # Scoping is done by `stats.roots_for` (within must lie in the caller's areas), on this model's area.
     scope_path = "area__path"
     queryset = Matter.objects.none()

@@ -23,6 +23,10 @@ from fengqiao.people import services
 from fengqiao.people.models import Building, Household, Organisation, Person, Place, SpecialCare
 
 
+def mask_birth_date(value):
+    return f"{str(value)[:4]}-**-**"
+
+
 def mask_address(value):
     return mask(value, 6, 0)
 
@@ -63,6 +67,8 @@ class PersonSerializer(serializers.ModelSerializer):
     name = MaskedCharField(mask=mask_name, read_only=True, help_text="masked")
     id_number = MaskedCharField(mask=mask_id_number, read_only=True, help_text="masked (6+4)")
     phone = MaskedCharField(mask=mask_phone, read_only=True, help_text="masked (3+4)")
+    # The year only: with the masked ID number (6+4) the whole date would give the number back.
+    birth_date = MaskedCharField(mask=mask_birth_date, read_only=True, help_text="masked: year only (YYYY-**-**)")
 
     class Meta:
         model = Person

@@ -103,3 +103,36 @@ def decrypt_bytes(token: bytes) -> bytes:
 def rotate_bytes(token: bytes) -> bytes:
     """Re-encrypt with the first (newest) field key."""
     return _fernet().rotate(token)
+
+
+# Encrypted files (photos of matters, …): apps register a function returning the storage names of theirs, so
+# `fengqiao rotate-keys` re-encrypts them too.
+ENCRYPTED_FILES: list = []
+
+
+def register_encrypted_files(names_function):
+    ENCRYPTED_FILES.append(names_function)
+
+
+def rotate_files() -> int:
+    """Re-encrypt every registered file under the first field key (each file replaced atomically; idempotent:
+    a run that stops half-way leaves files readable with either key, and a second run finishes the job)."""
+    import tempfile
+
+    from django.core.files.storage import default_storage
+
+    done = 0
+    for names_function in ENCRYPTED_FILES:
+        for name in sorted(set(names_function())):
+            if not name or not default_storage.exists(name):
+                continue
+            path = default_storage.path(name)
+            with open(path, "rb") as fh:
+                token = fh.read()
+            fresh = rotate_bytes(token)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".rotate-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(fresh)
+            os.replace(tmp, path)
+            done += 1
+    return done

@@ -11,6 +11,8 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
@@ -38,18 +40,20 @@ def parse_id_number(value, *, today=None) -> IdNumber:
     """Validate an 18-digit citizen ID number and derive its birth date and sex."""
     number = "".join(str(value or "").split()).upper()
     if not _ID_RE.match(number):
-        raise IdentityError("an ID number has 18 characters: 17 digits and a digit or X")
+        raise IdentityError(_("An ID number has 18 characters: 17 digits and a digit or X."))
     if number[:2] in ("00", "10") or number[:2] < "11":
-        raise IdentityError(f"ID number region code {number[:6]} is not a Chinese division code")
+        raise IdentityError(_("The region code (first 6 digits) of the ID number is not a Chinese division code."))
     try:
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise IdentityError("ID number birth date (characters 7–14) is not a date") from None
+        raise IdentityError(_("The birth date in the ID number (characters 7–14) is not a date.")) from None
     today = today or datetime.date.today()
     if birth > today or birth.year < 1880:
-        raise IdentityError("ID number birth date (characters 7–14) is impossible (in the future or before 1880)")
+        raise IdentityError(
+            _("The birth date in the ID number (characters 7–14) is impossible (in the future or before 1880).")
+        )
     if number[17] != check_digit(number[:17]):
-        raise IdentityError("ID number check digit does not match (a typing error?)")
+        raise IdentityError(_("The check digit of the ID number does not match (a typing error?)."))
     return IdNumber(number, number[:6], birth, "male" if int(number[16]) % 2 else "female")
 
 
@@ -63,5 +67,5 @@ def normalise_phone(value) -> str:
     if _LANDLINE_RE.match(phone):
         return phone
     raise IdentityError(
-        "the phone number is neither a mobile number (11 digits starting 13–19) nor a landline with area code"
+        _("The phone number is neither a mobile number (11 digits starting 13–19) nor a landline with area code.")
     )

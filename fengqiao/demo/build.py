@@ -162,6 +162,7 @@ def build_demo(*, actor, scale="county", data_dir=None, seed=42, progress=None):
                 residents.write_residents(report, scope, seed=seed)
             with _phase(report, "special care records", progress):
                 care.write_care(report, scope, actor=actor, seed=seed)
+            locate.invalidate()  # the matters are placed by the grids just written
             with _phase(report, "closed-loop matters", progress):
                 loop.write_matters(report, scope, actor=actor, seed=seed)
         if report.changed:

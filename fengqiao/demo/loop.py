@@ -1,7 +1,8 @@
 """Demo matters for the closed loop (ADR 0013): a few dozen synthetic reports in the demo county's first town,
 taken through the real engine by the demo users over the last three weeks, so every state of the loop, a few
-overdue clocks, supervision and 吹哨报到 can be seen. Never real people: reporters are "（模拟）" names and
-phones in the reserved 199000xxxxx band. Idempotent: the matters carry source "demo" and a fixed record id.
+overdue clocks, supervision and 吹哨报到 can be seen. Never real people's data: reporters are generated names
+marked "（模拟）" with made-up numbers 199000xxxxx (an ordinary mobile range: the numbers are invented, not
+reserved). Idempotent: the matters carry source "demo" and a fixed record id.
 """
 
 import datetime

@@ -36,7 +36,15 @@ class MattersConfig(AppConfig):
             post_save.connect(forget(prefix), sender=model, weak=False, dispatch_uid=f"cache-{prefix}-save")
             post_delete.connect(forget(prefix), sender=model, weak=False, dispatch_uid=f"cache-{prefix}-delete")
 
-        from fengqiao.core import bench
+        from fengqiao.core import bench, crypto
+        from fengqiao.matters.models import Attachment
+
+        def photo_files():
+            for blob, thumbnail in Attachment.objects.values_list("blob", "thumbnail_blob"):
+                yield blob
+                yield thumbnail
+
+        crypto.register_encrypted_files(photo_files)
         from fengqiao.matters import bench_intake, bench_stats
 
         bench.register(

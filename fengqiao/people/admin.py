@@ -60,7 +60,7 @@ class PersonAdmin(ScopedAdminMixin, ReadOnlyAdmin):
         "residence_type",
         "masked_name",
         "masked_id_number",
-        "birth_date",
+        "birth_year",
         "sex",
         "masked_phone",
         "ethnicity",
@@ -68,6 +68,11 @@ class PersonAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_filter = ["residence_type", "sex"]
     list_select_related = ["area"]
     search_fields = ["ethnicity"]
+
+    @admin.display(description=_("year of birth"))
+    def birth_year(self, obj):
+        # the year only: with the masked ID number (6+4) the whole date would give the number back
+        return obj.birth_date.year if obj.birth_date else "—"
 
     @admin.display(description=_("name"))
     def masked_name(self, obj):

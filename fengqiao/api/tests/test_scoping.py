@@ -351,3 +351,22 @@ def test_scoping_a_list_of_hundreds_of_grids_costs_one_query_and_little_time(w, 
     scoped, unscoped_time = timed(staff), timed(root)
     print(f"\ngrids list (page_size 1000): town staff {scoped * 1000:.1f} ms, superuser {unscoped_time * 1000:.1f} ms")
     assert scoped < unscoped_time * 2 + 0.05
+
+
+def test_a_user_whose_assignment_ended_is_told_when_and_nothing_is_written(w):
+    user = make_user("retired")
+    AreaAssignment.objects.create(  # granted in 2024 (the service refuses periods already over, rightly)
+        user=user,
+        area=w["chain"]["town"],
+        role=Role.CENTRE_STAFF,
+        valid_from=datetime.date(2024, 1, 1),
+        valid_to=datetime.date(2025, 12, 31),
+    )
+    client = client_for(user)
+    before = snapshot()
+    response = client.post(f"{V1}/households/", {"area": w["chain"]["village"].code, "number": "H1"}, format="json")
+    assert response.status_code == 403 and "2025-12-31" in response.json()["detail"]
+    assert "2025-12-31" in client.get(f"{V1}/persons/").json()["detail"]
+    assert snapshot() == before
+    nobody = client_for(make_user("no-area"))
+    assert "没有角色" in nobody.get(f"{V1}/persons/").json()["detail"]

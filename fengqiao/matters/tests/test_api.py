@@ -147,3 +147,30 @@ def test_the_intake_answer_has_the_shape_of_a_list_row(w):
     created = intake(client, client_token="shape-1").data
     listed = next(row for row in client.get(URL).data["results"] if row["id"] == created["id"])
     assert created == dict(MatterListSerializer(Matter.objects.get(pk=created["id"])).data) == listed
+
+
+def test_rotating_the_keys_re_encrypts_the_photos(w, monkeypatch, capsys):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from fengqiao.core import crypto
+    from fengqiao.matters import attachments
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    crypto.reset_key_cache()
+    monkeypatch.setenv("FENGQIAO_FIELD_KEYS", old)
+    try:
+        body = {"channel": "patrol", "title": "x", "lon": GRID_POINT[0], "lat": GRID_POINT[1], "photos": [jpeg()]}
+        assert client_for(w["gridder"]).post(URL, body, format="multipart").status_code == 201
+        photo = Attachment.objects.get()
+        original = attachments.load(photo)
+        crypto.reset_key_cache()
+        monkeypatch.setenv("FENGQIAO_FIELD_KEYS", f"{new},{old}")
+        call_command("rotate_keys")
+        assert "encrypted files: 2" in capsys.readouterr().out
+        crypto.reset_key_cache()
+        monkeypatch.setenv("FENGQIAO_FIELD_KEYS", new)  # the old key is gone
+        assert attachments.load(photo) == original
+        assert attachments.load(photo, thumbnail=True)[:2] == b"\xff\xd8"
+    finally:
+        crypto.reset_key_cache()

@@ -55,8 +55,18 @@ class Command(BaseCommand):
     help = "Re-encrypt personal data under the first key of FENGQIAO_FIELD_KEYS and recompute lookup hashes."
 
     def handle(self, *args, **options):
+        from django.core.exceptions import ImproperlyConfigured
+        from django.core.management.base import CommandError
+
+        from fengqiao.core.crypto import rotate_files
+
         started = time.perf_counter()
-        counts = rotate(actor="rotate-keys")
+        try:
+            counts = rotate(actor="rotate-keys")
+            files = rotate_files()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
         for label, rows in counts.items():
             self.stdout.write(f"{label}: {rows} rows")
+        self.stdout.write(f"encrypted files: {files}")
         self.stdout.write(f"rotated {sum(counts.values())} rows in {time.perf_counter() - started:.1f} s")
