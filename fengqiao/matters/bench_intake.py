@@ -63,6 +63,7 @@ def add_arguments(parser):
     parser.add_argument("--concurrency", type=int, default=32, help="client threads (default 32)")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: 2 x cores)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"], help="gunicorn workers")
     parser.add_argument("--database-url", default="", help="an EMPTY throw-away PostgreSQL database to use")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (its path is printed)")
 
@@ -168,7 +169,17 @@ def _phase(out, name, port, token, boxes, seconds, concurrency):
 
 
 def run(
-    out, *, seconds=30, health_seconds=None, concurrency=32, workers=None, threads=4, database_url="", keep=False, **_
+    out,
+    *,
+    seconds=30,
+    health_seconds=None,
+    concurrency=32,
+    workers=None,
+    threads=4,
+    worker_class="gthread",
+    database_url="",
+    keep=False,
+    **_,
 ):
     scratch = Path(tempfile.mkdtemp(prefix="fengqiao-bench-intake-"))
     env = {**os.environ, "FENGQIAO_DATA_DIR": str(scratch), "FENGQIAO_KEY_DIR": str(scratch / "keys")}
@@ -192,7 +203,7 @@ def run(
             [
                 sys.executable, "-m", "gunicorn", "fengqiao.wsgi",
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-                "--worker-class", "gthread", "--keep-alive", "30", "--backlog", "2048",
+                "--worker-class", worker_class, "--keep-alive", "30", "--backlog", "2048",
                 "--log-level", "warning", "--preload",
             ],
             env=env, stdout=subprocess.DEVNULL, stderr=log,
@@ -210,7 +221,7 @@ def run(
             if time.time() > deadline or server.poll() is not None:
                 raise RuntimeError(f"gunicorn did not start; see {scratch / 'gunicorn.log'}")
             time.sleep(0.2)
-        out(f"server: gunicorn on 127.0.0.1:{port}, {workers} workers x {threads} threads (gthread)")
+        out(f"server: gunicorn on 127.0.0.1:{port}, {workers} workers x {threads} threads ({worker_class})")
         # Warm every worker up (the first locate in a process builds its index).
         _phase(lambda line: None, "intake", port, setup["token"], setup["boxes"], 2.0, concurrency)
         health_rate, _hp99, _ids, _errors = _phase(
