@@ -198,6 +198,9 @@ def _seed_reference_data(report):
     report.written["reference rows"] += (
         seed_grid_layers(GridLayer) + seed_space_types(SpaceType) + seed_categories(Category)
     )
+    from fengqiao.matters.deadlines import seed_policies
+
+    report.written["reference rows"] += seed_policies()
 
 
 def _real_boundaries(report, src, unit_codes, *, actor):

@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,7 +42,7 @@ def test_the_published_example_number_validates():
     ],
 )
 def test_invalid_numbers_are_refused_with_the_reason(value, message):
-    with pytest.raises(IdentityError, match=message):
+    with translation.override("en"), pytest.raises(IdentityError, match=message):
         parse_id_number(value)
 
 
@@ -72,8 +73,13 @@ def test_phone_numbers_are_normalised(value, normal):
 
 @pytest.mark.parametrize("value", ["12812345678", "1381234567", "110", "abc", ""])
 def test_impossible_phone_numbers_are_refused(value):
-    with pytest.raises(IdentityError, match="neither a mobile"):
+    with translation.override("en"), pytest.raises(IdentityError, match="neither a mobile"):
         normalise_phone(value)
+
+
+def test_the_reasons_are_given_in_chinese_by_default():
+    with translation.override("zh-hans"), pytest.raises(IdentityError, match="校验位"):
+        parse_id_number(make_id()[:-1] + ("0" if make_id()[-1] != "0" else "1"))
 
 
 def test_errors_never_repeat_the_value():

@@ -57,6 +57,11 @@ MODELS = [
 ]
 
 
+# Every test here reads the database the module fixture fills: marked as database tests, they run before the
+# transactional ones (pytest-django's order), which flush the tables the migrations seeded (role groups, …).
+pytestmark = pytest.mark.django_db
+
+
 @pytest.fixture(scope="module")
 def county_demo(django_db_setup, django_db_blocker, tmp_path_factory):
     """Build once for the module inside a transaction that is rolled back afterwards (tests nest savepoints)."""

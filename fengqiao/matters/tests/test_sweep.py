@@ -255,7 +255,7 @@ def test_an_overdue_task_supervision_tells_the_supervisor_and_the_unit(w):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks with SKIP LOCKED need PostgreSQL")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the migrations' data
 def test_racing_sweeps_open_one_supervision_per_clock():
     w = matter_world()
     matters = [dispatched(w) for _ in range(4)]

@@ -104,7 +104,7 @@ def test_an_unknown_job_is_refused_with_exit_status_2(capsys, restore_signals):
     assert "unknown job(s): nope; known: deadline-sweep" in capsys.readouterr().err
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the migrations' data
 def test_one_round_runs_the_due_jobs_then_the_queued_tasks(restore_signals):
     """A deadline passed: the sweep (a job) escalates and writes notifications, whose delivery (a task enqueued
     when the sweep committed) runs in the same round."""

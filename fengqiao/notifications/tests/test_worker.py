@@ -33,7 +33,7 @@ def run_worker():
         signal.signal(sig, handler)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the migrations' data
 def test_a_committed_notification_is_delivered_by_the_db_worker(settings, run_worker):
     wang = make_user("wang")
     with Receiver(statuses=[200]) as receiver:
@@ -62,7 +62,7 @@ def test_a_committed_notification_is_delivered_by_the_db_worker(settings, run_wo
     assert request.headers["X-Fengqiao-Signature"] == signature
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the migrations' data
 def test_a_rolled_back_notification_gives_the_worker_nothing(run_worker):
     wang = make_user("wang")
     with pytest.raises(ZeroDivisionError), transaction.atomic():

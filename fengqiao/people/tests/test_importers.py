@@ -111,7 +111,7 @@ def test_every_bad_row_is_reported_with_its_row_number_and_nothing_is_written(tm
     rows = [e.split(": ")[1] for e in exc.value.errors]
     assert rows == ["row 3", "row 4", "row 6", "row 7", "row 8", "row 9"], exc.value.errors
     assert all(e.startswith("bad.xlsx: row ") for e in exc.value.errors)
-    assert "check digit" in exc.value.errors[0] and "row 2" in exc.value.errors[-1]
+    assert "校验位" in exc.value.errors[0] and "row 2" in exc.value.errors[-1]  # the reason, in Chinese
     assert Person.objects.count() == 0 and AuditEvent.objects.count() == events
 
 
