@@ -4,6 +4,7 @@ Every deployment-specific value comes from an environment variable named ``FENGQ
 configuration table lists them all. Defaults give a working development setup on the embedded SQLite database.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -264,3 +265,20 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     CSRF_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
+
+# The closed loop and its neighbours (ADR 0011–0013): inferred [I] values, configurable. The code reads the
+# FENGQIAO_-prefixed names with its own defaults, so an unset variable keeps the documented default.
+for _name, _cast in (
+    ("MAX_REOPEN", int),  # how often an unsatisfied reporter can send a matter back (重办)
+    ("SWEEP_SECONDS", int),  # how often `fengqiao worker` runs the deadline sweep
+    ("ATTACHMENT_MAX_BYTES", int),  # largest photo accepted
+    ("ATTACHMENT_MAX_PIXELS", int),  # decompression-bomb guard
+    ("ATTACHMENT_THUMBNAIL_SIZE", int),  # long side of thumbnails (px)
+    ("NOTIFY_MAX_ATTEMPTS", int),  # outbound notification attempts before giving up
+    ("NOTIFY_BACKOFF_SECONDS", int),  # first retry delay (doubles)
+    ("NOTIFY_BACKOFF_MAX_SECONDS", int),  # longest retry delay
+    ("NOTIFY_CHANNELS", json.loads),  # outbound channels: JSON list of {"class": dotted path, …options}
+    ("SPECIAL_CARE_RETENTION_DAYS", json.loads),  # JSON {category: days} overriding the defaults
+):
+    if env(_name) is not None:
+        globals()[f"FENGQIAO_{_name}"] = _cast(env(_name))
