@@ -307,7 +307,7 @@ def resolve_identity_conflict(conflict, *, actor, note="") -> PersonIdentityConf
     """Mark a flagged pair as reviewed (the records themselves are corrected through update_person). A User actor
     must have both persons in scope; otherwise the conflict is "not found"."""
     conflict = (
-        PersonIdentityConflict.objects.select_for_update()
+        PersonIdentityConflict.objects.select_for_update(of=("self",))
         .select_related("person__area", "existing__area", "area")
         .get(pk=conflict.pk)
     )

@@ -2,7 +2,6 @@
 scoping of reads and writes, clear refusals for users without a current area, and the cost of scoping."""
 
 import datetime
-import time
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
@@ -327,7 +326,7 @@ def test_a_write_into_another_towns_area_is_refused_and_writes_nothing(w):
 # --- the cost of scoping -------------------------------------------------------------------------------------
 
 
-def test_scoping_a_list_of_hundreds_of_grids_costs_one_query_and_little_time(w, django_assert_max_num_queries):
+def test_scoping_a_list_of_hundreds_of_grids_costs_one_query(w, django_assert_max_num_queries):
     villages = [make_area(f"441821101{200 + i:03d}", f"村{i}", w["chain"]["town"]) for i in range(2, 12)]
     for i in range(300):
         make_grid(villages[i % len(villages)], f"T{i:03d}", square(113.5 + i * 0.001, 23.7, 0.001))
@@ -342,15 +341,7 @@ def test_scoping_a_list_of_hundreds_of_grids_costs_one_query_and_little_time(w, 
         assert len(results(staff.get(f"{V1}/grids/", params))) == 301  # G01 and the 300 new ones
     print(f"\nqueries: town staff {len(scoped_queries)}, superuser {len(unscoped)}")
 
-    def timed(client, n=5):
-        start = time.perf_counter()
-        for _ in range(n):
-            client.get(f"{V1}/grids/", params)
-        return (time.perf_counter() - start) / n
-
-    scoped, unscoped_time = timed(staff), timed(root)
-    print(f"\ngrids list (page_size 1000): town staff {scoped * 1000:.1f} ms, superuser {unscoped_time * 1000:.1f} ms")
-    assert scoped < unscoped_time * 2 + 0.05
+    # (Times are measured and reported in the README, never asserted: a loaded machine makes timed tests flaky.)
 
 
 def test_a_user_whose_assignment_ended_is_told_when_and_nothing_is_written(w):

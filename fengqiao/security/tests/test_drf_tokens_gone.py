@@ -69,7 +69,7 @@ class Editor:
 @pytest.mark.django_db
 def test_the_migration_drops_the_old_table_permissions_and_migration_records():
     migration = importlib.import_module("fengqiao.security.migrations.0003_drop_drf_tokens")
-    Editor().execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created datetime, user_id integer)")
+    Editor().execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamp, user_id integer)")
     content_type = ContentType.objects.create(app_label="authtoken", model="token")
     Permission.objects.create(content_type=content_type, codename="add_token", name="Can add token")
     MigrationRecorder(connection).record_applied("authtoken", "0001_initial")
