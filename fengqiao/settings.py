@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "fengqiao.workdays",
     "fengqiao.notifications",
     "fengqiao.matters",
+    "fengqiao.open311",
     "fengqiao.api",
     "fengqiao.demo",
 ]
@@ -228,6 +229,7 @@ SPECTACULAR_SETTINGS = {
         "SupervisionStateEnum": "fengqiao.matters.models.Supervision.State",
         "TaskStateEnum": "fengqiao.matters.models.Task.State",
         "ExtensionStateEnum": "fengqiao.matters.models.Extension.State",
+        "RatingEnum": "fengqiao.matters.models.Rating",
     },
 }
 

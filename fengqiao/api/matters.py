@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -46,8 +47,10 @@ from fengqiao.matters.models import (
     Dispatch,
     Matter,
     MatterEvent,
+    Rating,
     Supervision,
     Task,
+    TimeUnit,
     Urgency,
 )
 from fengqiao.matters.workflows import get_workflow
@@ -230,8 +233,29 @@ class IntakeSerializer(serializers.Serializer):
 
 
 class TransitionSerializer(serializers.Serializer):
-    action = serializers.CharField(max_length=32)
+    """One step. Which fields a step needs: `GET /matters/{id}/actions/` (``requires``)."""
+
+    action = serializers.CharField(max_length=32, help_text="accept, dispatch, acknowledge, handle, … (see actions)")
     reason = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+    targets = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='dispatch/transfer: [{"department": id} or {"assignee": user id}, "role": "lead"|"assist"]',
+    )
+    result = serializers.CharField(required=False, help_text="handle, resolve_on_spot")
+    evidence = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="photo ids")
+    reply = serializers.CharField(required=False, help_text="reply")
+    rating = serializers.ChoiceField(choices=Rating.choices, required=False)
+    comment = serializers.CharField(required=False, help_text="rate, revisit")
+    decision = serializers.ChoiceField(choices=["approve", "refuse"], required=False, help_text="decide_extension")
+    amount = serializers.IntegerField(required=False, help_text="request_extension")
+    unit = serializers.ChoiceField(choices=TimeUnit.choices, required=False)
+    parent = serializers.CharField(required=False, help_text="merge: tracking code or id")
+    note = serializers.CharField(required=False, help_text="supervise")
+    due = serializers.DateTimeField(required=False, help_text="supervise")
+    category = serializers.CharField(required=False, help_text="accept: category code")
+    complexity = serializers.ChoiceField(choices=Complexity.choices, required=False, help_text="accept")
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, help_text="accept")
 
 
 ACTION_SCHEMA = inline_serializer(
@@ -302,7 +326,7 @@ def intake(request, data, *, channel=None, reporter=None, client_key):
     if data.get("area"):
         area = Area.objects.filter(code=data["area"]).first()
         if area is None:
-            raise DRFValidationError({"area": [f"no area with code {data['area']}"]})
+            raise DRFValidationError({"area": [_("No area with code %(code)s.") % {"code": data["area"]}]})
     try:
         photos = read_photos(data.get("photos") or [])
         return services.submit(
@@ -429,7 +453,9 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
 
             area = Area.objects.filter(code=data["area"]).first()
             if area is not None and not self.scope().covers(area):
-                raise PermissionDenied(f"area {area.code} ({area.name}) is outside the areas you hold a role over")
+                raise PermissionDenied(
+                    _("Area %(code)s is outside the areas you hold a role over.") % {"code": area.code}
+                )
         matter, created = intake(request, data, client_key=f"user:{request.user.pk}")
         # The summary of what was taken in (the submitter sees it even when it was placed outside their areas, for
         # triage above); the whole record with its timeline is at the Location.
@@ -454,10 +480,10 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         payload = dict(request.data.items()) if hasattr(request.data, "items") else {}
         name = payload.pop("action", None)
         if not name or not isinstance(name, str):
-            return Response({"code": "invalid", "detail": "action is required", "field": "action"}, status=400)
+            return Response({"code": "invalid", "detail": _("action is required."), "field": "action"}, status=400)
         reason = payload.pop("reason", "") or ""
         if not isinstance(reason, str):
-            return Response({"code": "invalid", "detail": "reason must be text", "field": "reason"}, status=400)
+            return Response({"code": "invalid", "detail": _("reason must be text."), "field": "reason"}, status=400)
         try:
             engine.perform(matter, name, actor=request.user, reason=reason, payload=payload, scope=self.scope())
         except engine.TransitionError as exc:
@@ -473,13 +499,13 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         matter = self.get_object()
         upload = request.FILES.get("photo")
         if upload is None:
-            raise DRFValidationError({"photo": ["a photo file is required"]})
-        can_work = bool(engine.active_dispatches_of(matter, request.user)) or self.scope().covers(matter.handling_area)
-        if (
-            not (request.user.has_perm("matters.work_matter") or request.user.has_perm("matters.triage_matter"))
-            or not can_work
-        ):
-            raise PermissionDenied("only the unit working on this matter or its centre may add photos")
+            raise DRFValidationError({"photo": [_("A photo file is required.")]})
+        user = request.user
+        # The unit the matter is dispatched to, or the centre that owns it: nobody else adds evidence.
+        worker = user.has_perm("matters.work_matter") and bool(engine.active_dispatches_of(matter, user))
+        centre = user.has_perm("matters.triage_matter") and self.scope().covers(matter.handling_area)
+        if not (worker or centre):
+            raise PermissionDenied(_("Only the unit this matter is dispatched to, or its centre, may add photos."))
         try:
             photos = read_photos([upload])
             attachment = services.add_photo(matter, actor=request.user, name=photos[0][0], data=photos[0][1])
@@ -516,7 +542,7 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     def reporter(self, request, pk=None):
         matter = self.get_object()
         if not request.user.has_perm("matters.unmask_reporter"):
-            raise PermissionDenied("you may not see reporters' contact details")
+            raise PermissionDenied(_("You may not see reporters' contact details."))
         try:
             contact = services.reporter_contact(matter, actor=request.user, reason=request.data.get("reason", ""))
         except DjangoValidationError as exc:
@@ -577,9 +603,11 @@ class SupervisionViewSet(ReadOnlyViewSet):
     def close(self, request, pk=None):
         supervision = self.get_object()
         if not request.user.has_perm("matters.supervise_matter") or not self.scope().covers(supervision.area):
-            raise PermissionDenied("only the supervising level may close a supervision")
+            raise PermissionDenied(_("Only the supervising level may close a supervision."))
         if supervision.state == Supervision.State.DONE:
-            return Response({"code": "illegal_transition", "detail": "the supervision is already closed"}, status=409)
+            return Response(
+                {"code": "illegal_transition", "detail": _("The supervision is already closed.")}, status=409
+            )
         from fengqiao.matters import tasks as task_services
 
         task_services.close_supervision(supervision, actor=request.user, note=request.data.get("note", ""))
@@ -685,7 +713,7 @@ class TaskViewSet(ServiceViewSet):
 
         task = self.get_object()
         if not request.user.has_perm("matters.supervise_matter"):
-            raise PermissionDenied("you may not supervise tasks")
+            raise PermissionDenied(_("You may not supervise tasks."))
         try:
             supervision = task_services.supervise_task(
                 task,
@@ -753,6 +781,11 @@ class TrackingSerializer(serializers.Serializer):
     timeline = serializers.ListField(child=serializers.DictField())
 
 
+def _when(moment):
+    """Local time with its offset (+08:00), as the staff API shows it."""
+    return serializers.DateTimeField().to_representation(moment)
+
+
 def tracking_body(matter):
     from fengqiao.audit.redact import redact_text
 
@@ -765,12 +798,12 @@ def tracking_body(matter):
         "category": matter.category.name if matter.category_id else None,
         "state": matter.state,
         "state_label": state_label(matter),
-        "submitted_at": matter.submitted_at,
+        "submitted_at": _when(matter.submitted_at),
         "reply": redact_text(matter.reply),
         "rating": matter.rating,
         "can_rate": matter.state == "replied",
         "timeline": [
-            {"action": e.action, "label": labels.get(e.action, e.action), "at": e.at, "state": e.to_state}
+            {"action": e.action, "label": labels.get(e.action, e.action), "at": _when(e.at), "state": e.to_state}
             for e in events
         ],
     }
@@ -797,7 +830,7 @@ class TrackView(APIView):
     def get(self, request, code):
         matter = Matter.objects.select_related("category").filter(tracking_code=code.upper()).first()
         if matter is None:
-            return Response({"detail": "no matter with this tracking code"}, status=404)
+            return Response({"detail": _("No matter has this tracking code.")}, status=404)
         return Response(tracking_body(matter))
 
 
@@ -813,7 +846,7 @@ class RatingView(APIView):
         request=inline_serializer(
             "Rating",
             {
-                "rating": serializers.ChoiceField(choices=["satisfied", "basically", "unsatisfied"]),
+                "rating": serializers.ChoiceField(choices=Rating.choices),
                 "comment": serializers.CharField(required=False),
             },
         ),
@@ -822,12 +855,16 @@ class RatingView(APIView):
     def post(self, request, code):
         matter = Matter.objects.filter(tracking_code=code.upper()).first()
         if matter is None:
-            return Response({"detail": "no matter with this tracking code"}, status=404)
+            return Response({"detail": _("No matter has this tracking code.")}, status=404)
         rating = request.data.get("rating")
         comment = request.data.get("comment", "")
         if rating not in {"satisfied", "basically", "unsatisfied"}:
             return Response(
-                {"code": "invalid", "detail": "rating must be satisfied, basically or unsatisfied", "field": "rating"},
+                {
+                    "code": "invalid",
+                    "detail": _("rating must be satisfied, basically or unsatisfied."),
+                    "field": "rating",
+                },
                 status=400,
             )
         reopen = rating == "unsatisfied" and matter.reopened < engine.max_reopen()
@@ -861,7 +898,7 @@ class PublicReportView(APIView):
             data["photos"] = request.FILES.getlist("photos")
         token = data.get("client_token", "")
         if token and len(token) < 16:
-            raise DRFValidationError({"client_token": ["use a random token of at least 16 characters"]})
+            raise DRFValidationError({"client_token": [_("Use a random token of at least 16 characters.")]})
         data.pop("area", None)  # a citizen's report is placed by its location only
         with transaction.atomic():
             matter, created = intake(

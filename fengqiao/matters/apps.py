@@ -14,6 +14,10 @@ class MattersConfig(AppConfig):
         from fengqiao.matters.sweep import sweep
 
         jobs.register("deadline-sweep", getattr(settings, "FENGQIAO_SWEEP_SECONDS", 60), sweep)
+        from fengqiao.matters.deadlines import refresh_provisional
+
+        # When a year's holidays become known, provisional deadlines become firm (hourly).
+        jobs.register("provisional-deadlines", 3600, refresh_provisional)
 
         from django.db.models.signals import post_delete, post_save
 

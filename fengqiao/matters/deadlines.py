@@ -98,6 +98,36 @@ def policy_for(matter, stage):
     return best.amount, best.unit, best.warn_fraction
 
 
+def policy_for_stage_default(stage, workflow="matter"):
+    """(amount, unit, warn_fraction) of the general policy of a stage (no category, complexity or channel)."""
+    rows = [p for p in _policies(workflow, stage) if p.category_id is None and not p.complexity and not p.channel]
+    if not rows:
+        return FALLBACK
+    return rows[0].amount, rows[0].unit, rows[0].warn_fraction
+
+
+def refresh_provisional(now=None) -> int:
+    """Recompute running clocks whose deadline was provisional (a year without holiday data), now that the
+    calendar may know that year (the package updated, or an administrator entered the override table). A clock
+    that was never paused nor extended is recomputed from its start; others keep their due time and flag (their
+    history cannot be replayed exactly) until they stop. Returns how many clocks became firm. Idempotent."""
+    from fengqiao.matters.models import Matter
+
+    firm = 0
+    for clock in Clock.objects.filter(provisional=True, stopped_at__isnull=True, paused_at__isnull=True, extended=0):
+        result = calendar.deadline(clock.started_at, clock.amount, clock.unit)
+        if result.provisional:
+            continue
+        clock.due_at = result.due
+        clock.warn_at = calendar.point_at_fraction(clock.started_at, result.due, clock.warn_fraction, clock.unit)
+        clock.provisional = False
+        clock.save(update_fields=["due_at", "warn_at", "provisional"])
+        firm += 1
+        if not Clock.objects.filter(matter_id=clock.matter_id, provisional=True, stopped_at__isnull=True).exists():
+            Matter.objects.filter(pk=clock.matter_id).update(provisional_deadline=False)
+    return firm
+
+
 def compute(start, amount, unit, warn_fraction):
     """(due, warn_at, provisional) for a clock started at `start`."""
     result = calendar.deadline(start, amount, unit)

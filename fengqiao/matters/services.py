@@ -227,6 +227,16 @@ def submit(
                 lon, lat = image.gps
                 break
     located = place(lon=lon, lat=lat, area=area)
+    if area is not None and lon is not None and located.method != "none":
+        if area.path.startswith(located.area.path) and located.grid is None:
+            located = Located(area, None, "given", False)  # the point's boundary is coarser: trust the given area
+        elif not located.area.path.startswith(area.path):
+            raise ValidationError(
+                {
+                    "area": _("The location lies in %(found)s, not in the area given (%(given)s).")
+                    % {"found": located.area.name, "given": area.name}
+                }
+            )
     handling = handling_area_for(located.area)
     now = now or timezone.now()
     submitted_at = submitted_at or now

@@ -290,7 +290,18 @@ def _task_one(task):
         overdue=True, updated_at=timezone.now()
     ):
         return 0
-    people = {p.pk: p for p in _task_people(task)}
+    # Overdue work goes to the supervising level: an automatic supervision by the centre above the task's area.
+    above = handling_centre_area(task.area.parent) if task.area.parent_id else None
+    supervising = above or task.area
+    if not Supervision.objects.filter(task=task, automatic=True).exists():
+        Supervision.objects.create(
+            task=task,
+            area=supervising,
+            automatic=True,
+            note=_("Automatic supervision: the task's deadline has passed."),
+            due_at=deadlines.compute(timezone.now(), *deadlines.policy_for_stage_default(Stage.SUPERVISION))[0],
+        )
+    people = {p.pk: p for p in [*_task_people(task), *centre_staff(supervising)]}
     if people:
         notify(
             list(people.values()),

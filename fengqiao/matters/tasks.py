@@ -119,8 +119,32 @@ def create_task(
 
 
 @transaction.atomic
+def _task_roles(task, actor):
+    """(responsible, manager): the unit or person the task is given to; who set it or supervises it."""
+    from fengqiao.accounts.models import current_q
+    from fengqiao.departments.models import Membership
+
+    if actor is None or isinstance(actor, str) or actor.is_superuser:
+        return True, True
+    responsible = task.assignee_id == actor.pk or (
+        task.department_id is not None
+        and Membership.objects.filter(current_q(), user=actor, department_id=task.department_id).exists()
+    )
+    manager = task.created_by_id == actor.pk or actor.has_perm("matters.supervise_matter")
+    return responsible, manager
+
+
 def update_task(task, *, actor, progress=None, progress_note=None, state=None, due_at=None):
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    """Progress and completion: the responsible unit or person, or the task's manager (who set it, or a
+    supervisor). The deadline and cancelling: the manager only — a unit cannot push back its own deadline."""
+    from django.core.exceptions import PermissionDenied
+
+    task = Task.objects.select_for_update(of=("self",)).get(pk=task.pk)
+    responsible, manager = _task_roles(task, actor)
+    if not (responsible or manager):
+        raise PermissionDenied(_("Only the responsible unit, whoever set the task or a supervisor may change it."))
+    if (due_at is not None or state == Task.State.CANCELLED) and not manager:
+        raise PermissionDenied(_("Only whoever set the task or a supervisor may change its deadline or cancel it."))
     before = {"progress": task.progress, "state": task.state, "due_at": task.due_at.isoformat()}
     if task.state != Task.State.OPEN and state in (None, task.state):
         raise ValidationError(

@@ -123,7 +123,7 @@ EXPECTED = {
     ("tasks", "list"): "401 403 200 200 200",
     ("tasks", "retrieve"): "401 403 404 200 200",
     ("tasks", "create"): "401 403 400 201 201",  # another town's staff: "area outside your areas"
-    ("tasks", "partial_update"): "401 403 404 200 200",
+    ("tasks", "partial_update"): "401 403 404 403 200",  # set by the county leader for the town's office
     ("tasks", "supervise"): "401 403 404 403 201",
     ("deadline-policies", "list"): "401 200 200 200 200",
     ("deadline-policies", "retrieve"): "401 200 200 200 200",

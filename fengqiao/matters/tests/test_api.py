@@ -174,3 +174,51 @@ def test_rotating_the_keys_re_encrypts_the_photos(w, monkeypatch, capsys):
         assert attachments.load(photo, thumbnail=True)[:2] == b"\xff\xd8"
     finally:
         crypto.reset_key_cache()
+
+
+def test_a_location_contradicting_the_given_area_is_refused(w):
+    from fengqiao.areas.tests.factories import make_area
+
+    neighbour = make_area("441821101299", "邻村", parent=w["chain"]["town"])
+    response = intake(client_for(w["centre"]), area=neighbour.code)  # the point lies in the grid of another village
+    assert response.status_code == 400 and "area" in response.data
+    assert Matter.objects.count() == 0
+
+
+def test_only_the_unit_at_work_or_the_centre_adds_photos(w):
+    from fengqiao.matters.engine import perform
+
+    matter_id = intake(client_for(w["gridder"])).data["id"]
+    matter = Matter.objects.get(pk=matter_id)
+    perform(matter, "accept", actor=w["centre"])
+    perform(matter, "dispatch", actor=w["centre"], payload={"targets": [{"department": w["town_dept"].pk}]})
+    url = f"{URL}{matter_id}/photos/"
+    assert client_for(w["worker"]).post(url, {"photo": jpeg()}, format="multipart").status_code == 403
+    assert Attachment.objects.count() == 0
+    assert client_for(w["town_worker"]).post(url, {"photo": jpeg()}, format="multipart").status_code == 201
+    assert client_for(w["centre"]).post(url, {"photo": jpeg()}, format="multipart").status_code == 201
+
+
+def test_a_task_is_changed_by_its_unit_or_manager_and_its_deadline_by_the_manager_only(w):
+    import datetime
+
+    from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
+
+    from fengqiao.accounts.scope import Scope
+    from fengqiao.matters.tasks import create_task, update_task
+
+    task = create_task(
+        actor=w["centre"],
+        scope=Scope.for_user(w["centre"]),
+        area=w["chain"]["town"],
+        title="排查",
+        department=w["town_dept"].pk,
+        due_at=timezone.now() + datetime.timedelta(days=5),
+    )
+    with pytest.raises(PermissionDenied):
+        update_task(task, actor=w["worker"], progress=50)  # another department
+    update_task(task, actor=w["town_worker"], progress=50)
+    with pytest.raises(PermissionDenied):
+        update_task(task, actor=w["town_worker"], due_at=timezone.now() + datetime.timedelta(days=30))
+    update_task(task, actor=w["centre"], due_at=timezone.now() + datetime.timedelta(days=30))

@@ -234,9 +234,12 @@ def test_an_overdue_task_is_flagged_once(w):
     assert sweep.sweep(now=due) == NOTHING | {"tasks_overdue": 1}
     task.refresh_from_db()
     assert task.overdue and task.state == "open"
-    assert told("task.overdue") == {"cgb-staff", "leader"}
+    # the unit, whoever set it, and the supervising level above the task's town (the county centre)
+    assert told("task.overdue") == {"cgb-staff", "leader", "county-centre"}
+    assert Supervision.objects.get(task=task, automatic=True).area == w["chain"]["county"]
     assert sweep.sweep(now=due + datetime.timedelta(days=1)) == NOTHING
-    assert Notification.objects.filter(kind="task.overdue").count() == 2
+    assert Notification.objects.filter(kind="task.overdue").count() == 3
+    assert Supervision.objects.filter(task=task).count() == 1
 
 
 def test_an_overdue_task_supervision_tells_the_supervisor_and_the_unit(w):
