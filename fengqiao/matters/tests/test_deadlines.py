@@ -159,6 +159,21 @@ def test_a_deadline_into_2027_without_overrides_counts_weekends_only_and_is_prov
     assert matter.provisional_deadline is True
 
 
+def test_a_provisional_deadline_becomes_firm_once_the_new_year_is_entered(w):
+    from fengqiao.matters.deadlines import refresh_provisional
+
+    matter = submit(w)
+    accept_and_dispatch(w, matter, at("2026-12-28 10:00"))
+    assert refresh_provisional() == 0  # nothing known yet: stays provisional
+    enter_new_year_2027()
+    assert refresh_provisional() >= 1
+    handle = clock(matter, "handle")
+    assert handle.due_at == at("2027-01-06 00:00") and handle.provisional is False
+    still = Clock.objects.filter(matter=matter, provisional=True, stopped_at__isnull=True).exists()
+    assert Matter.objects.get(pk=matter.pk).provisional_deadline is still
+    assert refresh_provisional() == 0  # idempotent
+
+
 def test_a_deadline_into_2027_with_the_new_notice_entered_is_firm(w):
     enter_new_year_2027()  # 1 January 2027 off: the year counts as configured
     matter = submit(w)
