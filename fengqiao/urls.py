@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("api/", include("fengqiao.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("open311/v2/", include("fengqiao.open311.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
 urlpatterns += i18n_patterns(

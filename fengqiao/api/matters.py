@@ -880,6 +880,32 @@ class RatingView(APIView):
         return Response(tracking_body(Matter.objects.get(pk=matter.pk)))
 
 
+class SupplementView(APIView):
+    """The reporter answers while the matter waits for them (e.g. the exact place, a missing detail): the answer
+    goes on the timeline and the clocks run again."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicThrottle]
+    throttle_scope = "public"
+
+    @extend_schema(
+        request=inline_serializer("Supplement", {"text": serializers.CharField()}),
+        responses={200: TrackingSerializer, 409: ERROR_SCHEMA},
+    )
+    def post(self, request, code):
+        matter = Matter.objects.filter(tracking_code=code.upper()).first()
+        if matter is None:
+            return Response({"detail": _("No matter has this tracking code.")}, status=404)
+        text = request.data.get("text", "")
+        if not isinstance(text, str) or not text.strip():
+            return Response({"code": "invalid", "detail": _("text is required."), "field": "text"}, status=400)
+        try:
+            engine.perform(matter, "supplement", actor=None, via_tracking=True, reason=text[:4000])
+        except engine.TransitionError as exc:
+            return transition_error(exc)
+        return Response(tracking_body(Matter.objects.get(pk=matter.pk)))
+
+
 class PublicReportView(APIView):
     """A citizen's snap report without an account (photo + location; anonymous allowed). Answers with the
     tracking code. ``client_token`` (a random string the app makes, 16–64 characters) makes a retry safe."""

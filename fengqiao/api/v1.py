@@ -21,6 +21,7 @@ from fengqiao.api.matters import (
     PublicReportView,
     RatingView,
     SupervisionViewSet,
+    SupplementView,
     TaskViewSet,
     TrackView,
 )
@@ -64,6 +65,7 @@ urlpatterns = [
     path("locate", LocateView.as_view(), name="locate"),
     path("track/<str:code>/", TrackView.as_view(), name="track"),
     path("track/<str:code>/rating/", RatingView.as_view(), name="track-rating"),
+    path("track/<str:code>/supplement/", SupplementView.as_view(), name="track-supplement"),
     path("reports/", PublicReportView.as_view(), name="public-report"),
     *router.urls,
 ]

@@ -771,6 +771,16 @@ def effect_supervise(step):
     )
 
 
+def effect_supplement(step):
+    """The reporter answers what the unit asked for; the unit is told and the clocks run again."""
+    for dispatch in step.matter.dispatches.filter(role=Dispatch.Role.LEAD, state=Dispatch.State.ACKNOWLEDGED):
+        step.notify(
+            dispatch_recipients(dispatch),
+            "matter.supplemented",
+            _("The reporter answered on matter %(code)s") % {"code": step.matter.tracking_code},
+        )
+
+
 EFFECTS = {
     "accept": effect_accept,
     "dispatch": effect_dispatch,
@@ -789,6 +799,7 @@ EFFECTS = {
     "merge": effect_merge,
     "escalate": effect_escalate,
     "supervise": effect_supervise,
+    "supplement": effect_supplement,
 }
 
 

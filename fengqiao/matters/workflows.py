@@ -133,6 +133,10 @@ MATTER = Workflow(
         ),
         Transition("resume", _("resume"), (WAITING,), IN_PROGRESS, "lead_worker", WORK, public=True),
         Transition(
+            "supplement", _("answer (the reporter)"), (WAITING,), IN_PROGRESS, "reporter", None,
+            requires=("reason",), public=True, effect="supplement",
+        ),
+        Transition(
             "request_extension", _("request an extension"), (DISPATCHED, IN_PROGRESS, WAITING), None,
             "lead_worker", WORK, requires=("reason", "amount"), effect="request_extension",
         ),

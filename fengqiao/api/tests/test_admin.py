@@ -73,6 +73,9 @@ def world(db, settings, tmp_path):
     workdays_world()
     JobRun.objects.create(name="deadline-sweep", next_run_at=timezone.now(), runs=1, last_result="{}")
     add_member(actor=root, user=member, department=department)
+    from fengqiao.open311.tests.builders import one_of_each as open311_world
+
+    open311_world(root, category)
     return {"root": root, "chain": chain, "centre": centre, "department": department, "category": category}
 
 

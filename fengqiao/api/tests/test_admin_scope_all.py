@@ -76,10 +76,18 @@ def both_towns():
     for person, existing, area in ((w["person"], here_too, village), (there, there_too, other_village)):
         PersonIdentityConflict.objects.create(person=person, existing=existing, area=area)
     PersonIdentityConflict.objects.create(person=here_too, existing=there, area=chain["county"])  # across towns
-    from fengqiao.matters import services as matters
+    from django.utils import timezone
 
-    for area in (village, other_village):
-        matters.submit(actor="test", channel="12345", title="路灯坏了", area=area)
+    from fengqiao.matters import services as matters
+    from fengqiao.open311 import services as open311
+    from fengqiao.open311.models import ServiceRequest
+
+    api_key, _raw = open311.create_key(actor="test", name="scope-test")
+    for n, area in enumerate((village, other_village)):
+        matter, _created = matters.submit(actor="test", channel="12345", title="路灯坏了", area=area)
+        ServiceRequest.objects.create(
+            matter=matter, api_key=api_key, token=f"scope-{n}", service_code="T-x", received_at=timezone.now()
+        )
     return w
 
 

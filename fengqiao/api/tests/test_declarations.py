@@ -62,6 +62,8 @@ UNSCOPED_ADMINS = {
     "notifications.Notification": "belongs to its recipient, not an area: the admin is closed to all but "
     "unrestricted users (ADR 0012)",
     "notifications.Delivery": "deliveries of notifications: as notifications.Notification",
+    "open311.ApiKey": "keys of outside Open311 clients (no area): managed by the administrators who issue them",
+    "open311.ServiceAttribute": "the questions of the Open311 services (categories): " + REFERENCE,
     "security.ApiToken": SECURITY,
     "security.Lockout": SECURITY,
     "security.LoginFailure": SECURITY,

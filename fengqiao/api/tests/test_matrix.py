@@ -131,6 +131,7 @@ EXPECTED = {
     ("deadline-policies", "partial_update"): "401 403 403 403 403",
     ("track", "get"): "200 200 200 200 200",  # the tracking code is the key: no account needed
     ("track-rating", "post"): "409 409 409 409 409",  # nothing to rate before the reply
+    ("track-supplement", "post"): "409 409 409 409 409",  # the matter is not waiting for the reporter
     ("public-report", "post"): "201 200 200 200 200",  # the same client token: one matter
     ("matter-stats", "list"): "401 403 200 200 200",  # figures over the caller's own areas; view_matter
 }
@@ -150,7 +151,7 @@ def walk():
                 out.append(((prefix, extra.__name__), method, extra.detail, extra.url_path))
     for pattern in v1.urlpatterns:
         name = getattr(pattern, "name", None)
-        if name in {"api-root", "auth-token", "locate", "track", "track-rating", "public-report"}:
+        if name in {"api-root", "auth-token", "locate", "track", "track-rating", "track-supplement", "public-report"}:
             view = pattern.callback
             cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
             methods = [m for m in ("get", "post") if hasattr(cls, m) or (getattr(view, "actions", None) or {}).get(m)]
@@ -242,6 +243,7 @@ def _body(key, w):
         ("deadline-policies", "create"): {"stage": "handle", "channel": "snap", "amount": 3, "unit": "working_days"},
         ("deadline-policies", "partial_update"): {"amount": 4},
         ("track-rating", "post"): {"rating": "satisfied"},
+        ("track-supplement", "post"): {"text": "就在村口第三根电线杆旁"},
         ("public-report", "post"): {
             "channel": "snap",
             "title": "垃圾堆积",
@@ -268,11 +270,13 @@ def _request(key, method, detail, url_path, w):
     prefix, _action = key
     if prefix in {"api-root", "auth-token", "locate"}:
         url = {"api-root": f"{V1}/", "auth-token": f"{V1}/auth/token/", "locate": f"{V1}/locate"}[prefix]
-    elif prefix in {"track", "track-rating", "public-report"}:
+    elif prefix in {"track", "track-rating", "track-supplement", "public-report"}:
         code = w["matter"].tracking_code
-        url = {"track": f"{V1}/track/{code}/", "track-rating": f"{V1}/track/{code}/rating/"}.get(
-            prefix, f"{V1}/reports/"
-        )
+        url = {
+            "track": f"{V1}/track/{code}/",
+            "track-rating": f"{V1}/track/{code}/rating/",
+            "track-supplement": f"{V1}/track/{code}/supplement/",
+        }.get(prefix, f"{V1}/reports/")
     elif "(?P<photo>" in url_path:
         url = f"{V1}/{prefix}/{_key(prefix, w)}/photos/{w['photo'].pk}/"
     else:

@@ -63,6 +63,7 @@ GOOD = {
     "return": ("worker", {"reason": "不属本部门职责"}),
     "wait_for_reporter": ("worker", {"reason": "联系不上反映人"}),
     "resume": ("worker", {}),
+    "supplement": ("citizen", {"reason": "就在村口第三根电线杆旁"}),
     "request_extension": ("worker", {"reason": "需协调施工队", "amount": 3}),
     "decide_extension": ("centre", {"decision": "approve", "reason": "同意延期"}),
     "handle": ("worker", {"result": "已更换灯泡"}),
