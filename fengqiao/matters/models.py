@@ -103,7 +103,10 @@ class Matter(TimeStampedModel):
     grid = models.ForeignKey(
         Grid, verbose_name=_("grid"), null=True, blank=True, on_delete=models.PROTECT, related_name="matters"
     )
-    area = models.ForeignKey(Area, verbose_name=_("area"), on_delete=models.PROTECT, related_name="matters")
+    # (no index of its own: the (area, submitted_at) and statistics indexes lead with it)
+    area = models.ForeignKey(
+        Area, verbose_name=_("area"), on_delete=models.PROTECT, related_name="matters", db_index=False
+    )
     location_method = models.CharField(_("located by"), max_length=12, blank=True)
     needs_triage = models.BooleanField(
         _("needs manual triage"), default=False, help_text=_("the location fell outside every grid")
@@ -143,14 +146,20 @@ class Matter(TimeStampedModel):
     source = models.CharField(_("source"), max_length=16, blank=True)
     external_id = models.CharField(_("external id"), max_length=64, blank=True)
 
-    state = models.CharField(_("state"), max_length=20, db_index=True)
+    state = models.CharField(_("state"), max_length=20)  # indexed by (state, submitted_at)
     state_changed_at = models.DateTimeField(_("state changed at"))
     parent = models.ForeignKey(
         "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged"
     )
     # The lead department or grid member now working on it (copied from the lead dispatch, for lists and stats).
-    department = models.ForeignKey(
-        Department, verbose_name=_("lead department"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    department = models.ForeignKey(  # indexed by (department, submitted_at)
+        Department,
+        verbose_name=_("lead department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,

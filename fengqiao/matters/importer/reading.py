@@ -1,0 +1,294 @@
+"""Reading hotline exports: the column mapping, xlsx and CSV files (checked whole before anything is written) and
+the values of a row (record id, time, point). See `fengqiao.matters.importer`."""
+
+import csv
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import re
+import zipfile
+import zoneinfo
+from pathlib import Path
+
+from fengqiao.core.geo import CHINA_BBOX
+from fengqiao.core.textfiles import FileFormatError
+
+# Our fields -> the column headers of a typical 12345 export (a mapping file overrides any of them).
+DEFAULT_MAPPING = {
+    "record_id": "工单编号",
+    "submitted_at": "受理时间",
+    "title": "诉求标题",
+    "content": "诉求内容",
+    "address": "诉求地址",
+    "lon": "经度",
+    "lat": "纬度",
+    "reporter_name": "来电人",
+    "reporter_phone": "联系电话",
+    "category": "诉求类型",
+}
+FIELDS = tuple(DEFAULT_MAPPING)
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+EARLIEST = datetime.datetime(1990, 1, 1, tzinfo=SHANGHAI)
+FUTURE_SLACK = datetime.timedelta(hours=1)
+_TIME_RE = re.compile(
+    r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+    r"(?:[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:\.(\d{1,6}))?秒?)?)?"
+)
+
+
+class MatterImportError(ValueError):
+    """A problem with the import as a whole (mapping, source, area tree); nothing was written."""
+
+
+# ---------------------------------------------------------------------------------------------- mapping
+
+
+def load_mapping(given=None) -> dict:
+    """The column mapping: the defaults, overridden by {our field: column header or null} — a dict, or the path
+    of a JSON file holding one. Raises MatterImportError naming what is wrong."""
+    mapping = dict(DEFAULT_MAPPING)
+    if given is None:
+        return mapping
+    label = "mapping"
+    if not isinstance(given, dict):
+        label = f"mapping {given}"
+        try:
+            given = json.loads(Path(given).read_text(encoding="utf-8-sig"))
+        except OSError as exc:
+            raise MatterImportError(f"{label}: cannot read ({exc.strerror or exc})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MatterImportError(f"{label}: not a JSON file in UTF-8 ({exc})") from None
+        if not isinstance(given, dict):
+            raise MatterImportError(f"{label}: must be a JSON object {{field: column header}}")
+    unknown = sorted(set(given) - set(FIELDS))
+    if unknown:
+        raise MatterImportError(f"{label}: unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    for key, value in given.items():
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise MatterImportError(f"{label}: {key} must name a column header (text) or be null")
+        mapping[key] = value.strip() if value else None
+    for key in ("record_id", "submitted_at"):
+        if not mapping[key]:
+            raise MatterImportError(f"{label}: {key} cannot be null (every matter needs it)")
+    return mapping
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+@dataclasses.dataclass
+class Table:
+    """A checked input file: its header, the number of data rows, and how to read them (row number, values)."""
+
+    path: Path
+    kind: str  # "csv" or "xlsx"
+    encoding: str
+    header: list
+    total: int | None
+    sha256: str
+    rows: object = None  # a function returning an iterator of (row number, list of values)
+
+
+def _file_bytes_hash(path):
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _csv_rows(path, encoding):
+    with path.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        reader = csv.reader(text)
+        for number, values in enumerate(reader, start=1):
+            if number > 1 and any(v.strip() for v in values):
+                yield number, values
+
+
+def _read_csv(path, head):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise FileFormatError(f"{path.name}: UTF-16 (or binary) text; save the CSV as UTF-8 or GBK")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            with path.open("rb") as raw:
+                reader = csv.reader(io.TextIOWrapper(raw, encoding=encoding, newline=""))
+                header = next(reader, None)
+                count = sum(1 for values in reader if any(v.strip() for v in values))
+            break
+        except UnicodeDecodeError:
+            continue
+        except csv.Error as exc:
+            raise FileFormatError(f"{path.name}: not readable as CSV ({exc})") from None
+    else:
+        raise FileFormatError(
+            f"{path.name}: neither UTF-8 nor GBK/GB18030 text (another encoding?); save the CSV as UTF-8 or GBK"
+        )
+    if not header:
+        raise FileFormatError(f"{path.name}: empty file (no header row)")
+    label = "utf-8" if encoding == "utf-8-sig" else "gb18030"
+    return Table(path, "csv", label, [h.strip() for h in header], count, _file_bytes_hash(path),
+                 lambda: _csv_rows(path, encoding))  # fmt: skip
+
+
+def _xlsx_rows(path):
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > 1 and any(v not in (None, "") for v in values):
+                yield number, list(values)
+    finally:
+        workbook.close()
+
+
+def _read_xlsx(path, head):
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileFormatError(f"{path.name}: an old Excel 97–2003 (.xls) workbook; save it as .xlsx")
+    if not head.startswith(b"PK\x03\x04"):
+        raise FileFormatError(f"{path.name}: not an Excel .xlsx workbook (CSV or other text?); save it as .xlsx")
+    try:
+        with zipfile.ZipFile(path) as archive:  # every member's checksum, so a damaged file fails before writing
+            bad = archive.testzip()
+        if bad is not None:
+            raise FileFormatError(f"{path.name}: damaged workbook (member {bad} fails its checksum)")
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+        raise FileFormatError(f"{path.name}: not a readable Excel .xlsx workbook ({exc})") from None
+    try:
+        if not workbook.worksheets:
+            raise FileFormatError(f"{path.name}: the workbook has no sheet")
+        sheet = workbook.worksheets[0]
+        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+        total = (sheet.max_row - 1) if sheet.max_row else None
+    finally:
+        workbook.close()
+    if not header:
+        raise FileFormatError(f"{path.name}: the first sheet is empty")
+    return Table(path, "xlsx", "", [_text(h) for h in header], total, _file_bytes_hash(path),
+                 lambda: _xlsx_rows(path))  # fmt: skip
+
+
+def open_table(path) -> Table:
+    """Check a file (xlsx by the .xlsx/.xlsm name, else CSV) and return how to read it. Raises FileFormatError."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    suffix = path.suffix.lower()
+    if suffix == ".xls":
+        raise FileFormatError(f"{path.name}: an old Excel 97–2003 (.xls) workbook; save it as .xlsx")
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, head)
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise FileFormatError(f"{path.name}: a spreadsheet, not CSV text; name it .xlsx or export it as CSV")
+    return _read_csv(path, head)
+
+
+def columns_for(table: Table, mapping: dict) -> dict:
+    """{our field: column index} for the mapped columns present; FileFormatError when a needed one is missing."""
+    where = {}
+    for index, name in enumerate(table.header):
+        where.setdefault(name, index)
+    needed = [mapping["record_id"], mapping["submitted_at"]]
+    missing = [c for c in needed if c not in where]
+    texts = [mapping[k] for k in ("title", "content") if mapping.get(k)]
+    if not any(c in where for c in texts):
+        missing.append(" or ".join(texts) or "title/content (mapped to null)")
+    if missing:
+        found = ", ".join(h for h in table.header if h) or "(none)"
+        raise FileFormatError(
+            f"{table.path.name}: header: missing column(s) {', '.join(missing)}; found {found}"
+            " (another export layout? give --mapping)"
+        )
+    return {field: where[mapping[field]] for field in FIELDS if mapping.get(field) in where}
+
+
+# ---------------------------------------------------------------------------------------------- row values
+
+
+class Rejected(Exception):
+    pass
+
+
+def _text(value):
+    kind = type(value)
+    if kind is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if kind is float and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def parse_time(value, now):
+    """The aware time of a row (Asia/Shanghai when the text has no offset). Raises Rejected when impossible."""
+    if isinstance(value, datetime.datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+    elif isinstance(value, datetime.date):
+        when = datetime.datetime(value.year, value.month, value.day, tzinfo=SHANGHAI)
+    else:
+        text = _text(value)
+        if not text:
+            raise Rejected("no time")
+        match = _TIME_RE.fullmatch(text)
+        try:
+            if match:
+                y, mo, d, h, mi, s, frac = match.groups()
+                micro = int((frac or "0").ljust(6, "0"))
+                when = datetime.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
+                                         tzinfo=SHANGHAI)  # fmt: skip
+            else:
+                when = datetime.datetime.fromisoformat(text)
+                when = when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+        except ValueError:
+            raise Rejected(f"impossible time {text!r}") from None
+    if when < EARLIEST:
+        raise Rejected(f"impossible time {_text(value)!r} (before 1990)")
+    if when > now + FUTURE_SLACK:
+        raise Rejected(f"impossible time {_text(value)!r} (in the future)")
+    return when
+
+
+def _number(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return float("nan")
+
+
+def parse_point(lon, lat):
+    """(lon, lat, warning): a usable WGS84 point, or (None, None, why it was dropped). Swapped values are put right."""
+    lon, lat = _number(lon), _number(lat)
+    if lon is None and lat is None:
+        return None, None, ""
+    if lon is None or lat is None:
+        return None, None, "only one of longitude and latitude; location taken from the address"
+    if lon == 0 and lat == 0:
+        return None, None, ""
+    minx, miny, maxx, maxy = CHINA_BBOX
+    if minx <= lon <= maxx and miny <= lat <= maxy:
+        return lon, lat, ""
+    if minx <= lat <= maxx and miny <= lon <= maxy:
+        return lat, lon, "longitude and latitude were swapped; put right"
+    return None, None, "coordinates not a point in China; location taken from the address"
