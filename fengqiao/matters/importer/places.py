@@ -110,6 +110,9 @@ class Places:
                 if area_id is not None:
                     row.area_id, row.method = area_id, "address"
                     row.needs_triage = not exact or self.addresses.levels[area_id] < 4
+                    if row.lon is not None:  # the point lies outside every area: the address alone is a guess
+                        row.needs_triage = True
+                        row.warnings.append("the point is outside every area: placed by the address text, for triage")
             if row.area_id is None:
                 row.area_id, row.method, row.needs_triage = self.top.pk, "none", True
                 if row.lon is not None:

@@ -167,13 +167,17 @@ def _read_xlsx(path, head):
             raise FileFormatError(f"{path.name}: the workbook has no sheet")
         sheet = workbook.worksheets[0]
         header = next(sheet.iter_rows(max_row=1, values_only=True), None)
-        total = (sheet.max_row - 1) if sheet.max_row else None
     finally:
         workbook.close()
     if not header:
         raise FileFormatError(f"{path.name}: the first sheet is empty")
-    return Table(path, "xlsx", "", [_text(h) for h in header], total, _file_bytes_hash(path),
-                 lambda: _xlsx_rows(path))  # fmt: skip
+    # Read every row now: a sheet damaged half-way must fail before anything is written (as the CSV path does).
+    try:
+        rows = list(_xlsx_rows(path))
+    except Exception as exc:  # openpyxl raises XML parse, key and value errors on damaged sheets
+        raise FileFormatError(f"{path.name}: damaged worksheet ({type(exc).__name__}: {exc})") from None
+    return Table(path, "xlsx", "", [_text(h) for h in header], len(rows), _file_bytes_hash(path),
+                 lambda: iter(rows))  # fmt: skip
 
 
 def open_table(path) -> Table:

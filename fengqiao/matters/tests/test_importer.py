@@ -316,3 +316,37 @@ def test_real_citizen_messages(w, tmp_path):
     assert Matter.objects.filter(category__code__startswith="H").count() > 400  # 城乡建设… by name
     again = run(TEDDY, tmp_path, mapping=mapping)
     assert again.imported == 0
+
+
+def test_an_xlsx_whose_sheet_breaks_half_way_writes_nothing(w, tmp_path):
+    import zipfile
+
+    before = AuditEvent.objects.count()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for i in range(300):
+        sheet.append([f"X{i}", "2025-03-04 09:15:00", "路灯不亮", "", "", "", "", "", "", ""])
+    good = tmp_path / "good.xlsx"
+    book.save(good)
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():  # a sound zip whose worksheet XML stops in the middle of a row
+            data = src.read(item.filename)
+            if item.filename.endswith("sheet1.xml"):
+                data = data[: len(data) * 2 // 3]
+            dst.writestr(item, data)
+    with pytest.raises(FileFormatError, match="damaged worksheet"):
+        run(broken, tmp_path)
+    _nothing_written(before)
+
+
+def test_a_point_outside_every_area_is_flagged_even_when_the_address_matches_a_name(w, tmp_path):
+    export = write_csv(
+        tmp_path / "outside.csv", [row("OUT1", address="佛冈县汤塘镇", lon=OUTSIDE_POINT[0], lat=OUTSIDE_POINT[1])]
+    )
+    result = run(export, tmp_path)
+    assert result.imported == 1
+    matter = Matter.objects.get(external_id="OUT1")
+    assert matter.needs_triage is True
+    assert any("outside every area" in r["reason"] for r in report_rows(result.report))
