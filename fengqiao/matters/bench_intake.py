@@ -189,7 +189,7 @@ def run(
     env["FENGQIAO_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     env["FENGQIAO_DEBUG"] = "0"
     workers = workers or 2 * (os.cpu_count() or 1)
-    server = None
+    server = log = None
     try:
         t0 = time.perf_counter()
         _manage(env, "migrate", "--noinput")
@@ -242,6 +242,8 @@ def run(
         out(f"intake: {rate:.0f} matters/s, p99 {p99:.0f} ms (ratio {rate / health_rate:.2f} to the health endpoint)")
         return {"rate": rate, "p99": p99, "health_rate": health_rate, "missing": check["missing"], "errors": errors}
     finally:
+        if log is not None:
+            log.close()
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

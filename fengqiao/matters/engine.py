@@ -16,6 +16,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -123,15 +124,9 @@ def active_dispatches_of(matter, user, on=None):
     departments = Membership.objects.filter(current_q(on), user=user).values("department_id")
     return list(
         matter.dispatches.filter(state__in=[Dispatch.State.PENDING, Dispatch.State.ACKNOWLEDGED]).filter(
-            models_q_for_user(user, departments)
+            Q(assignee=user) | Q(department__in=departments)
         )
     )
-
-
-def models_q_for_user(user, departments):
-    from django.db.models import Q
-
-    return Q(assignee=user) | Q(department__in=departments)
 
 
 def rule_centre(step):
@@ -737,13 +732,14 @@ def effect_escalate(step):
     )
 
 
-def _supervising_area(step):
-    """The actor's own level over the matter: the deepest of their areas that covers it."""
-    if step.actor is None:
-        return step.matter.handling_area
-    rows = AreaAssignment.objects.filter(current_q(), user=step.actor).select_related("area")
-    covering = [r.area for r in rows if step.matter.area.path.startswith(r.area.path)]
-    return max(covering, key=lambda a: len(a.path)) if covering else step.matter.handling_area
+def supervising_area(actor, area):
+    """The actor's own level over `area`: the deepest of their currently assigned areas that covers it (None when
+    none does). Supervisions of matters and of tasks are opened at this level."""
+    if actor is None or isinstance(actor, str):
+        return None
+    rows = AreaAssignment.objects.filter(current_q(), user=actor).select_related("area")
+    covering = [r.area for r in rows if area.path.startswith(r.area.path)]
+    return max(covering, key=lambda a: len(a.path)) if covering else None
 
 
 def effect_supervise(step):
@@ -753,7 +749,7 @@ def effect_supervise(step):
         due = deadlines.compute(step.now, amount, unit, 0.8)[0]
     supervision = Supervision.objects.create(
         matter=step.matter,
-        area=_supervising_area(step),
+        area=supervising_area(step.actor, step.matter.area) or step.matter.handling_area,
         supervisor=step.actor,
         note=_text(step, "note"),
         due_at=due,

@@ -75,13 +75,6 @@ class TimeUnit(models.TextChoices):
     MONTHS = "months", _("months")
 
 
-class MatterQuerySet(models.QuerySet):
-    def open(self):
-        from fengqiao.matters.workflows import terminal_states
-
-        return self.exclude(state__in=terminal_states())
-
-
 class Matter(TimeStampedModel):
     """One request, report or finding, from intake to rating (事项 / 工单)."""
 
@@ -194,8 +187,6 @@ class Matter(TimeStampedModel):
     provisional_deadline = models.BooleanField(
         _("provisional deadline"), default=False, help_text=_("a deadline ran into a year the holiday calendar lacks")
     )
-
-    objects = MatterQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("matter")
@@ -451,10 +442,6 @@ class Extension(models.Model):
 
     def __str__(self):
         return f"{self.matter_id} +{self.amount} {self.unit} ({self.state})"
-
-
-def attachment_path(instance, filename):
-    return f"matters/{instance.sha256[:2]}/{instance.sha256}"
 
 
 class Attachment(models.Model):

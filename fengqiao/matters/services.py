@@ -8,7 +8,6 @@ writes the first timeline row and an audit event.
 """
 
 import dataclasses
-import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -362,18 +361,3 @@ def reporter_contact(matter, *, actor, reason):
         event_type=EventType.UNMASK,
     )
     return {"name": matter.reporter_name, "phone": matter.reporter_phone}
-
-
-def working_deadline_preview(matter, stage, start=None):
-    """(due, provisional) of a stage if it started now — for forms that show what a step will promise."""
-    amount, unit, fraction = deadlines.policy_for(matter, stage)
-    due, _warn, provisional = deadlines.compute(start or timezone.now(), amount, unit, fraction)
-    return due, provisional
-
-
-def parse_when(value) -> datetime.datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime.datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    raise ValidationError({"submitted_at": _("Not a time: %(value)s") % {"value": value}})

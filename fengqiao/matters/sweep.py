@@ -335,7 +335,3 @@ def sweep(now=None) -> dict:
         sample = "; ".join(f"{kind} {pk}: {error}" for (kind, pk), error in list(failed.items())[:5])
         raise SweepError(f"{len(failed)} row(s) failed, the rest done ({counts}): {sample}")
     return counts
-
-
-def open_matters_q():
-    return ~Q(state__in=terminal_states())

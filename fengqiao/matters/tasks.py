@@ -184,12 +184,11 @@ def update_task(task, *, actor, progress=None, progress_note=None, state=None, d
 
 
 def _supervising_area(actor, scope, target_area):
-    from fengqiao.accounts.models import AreaAssignment, current_q
+    from fengqiao.matters.engine import supervising_area
 
-    rows = AreaAssignment.objects.filter(current_q(), user=actor).select_related("area")
-    covering = [r.area for r in rows if target_area.path.startswith(r.area.path)]
-    if covering:
-        return max(covering, key=lambda a: len(a.path))
+    found = supervising_area(actor, target_area)
+    if found is not None:
+        return found
     if scope.unrestricted:
         return target_area
     raise ValidationError({"area": _("This lies outside the areas you supervise.")})
