@@ -6,8 +6,8 @@ on the day of the request, never by group membership: an assignment that starts 
 grants or withdraws its permissions on that very day, without a job. Membership of a ``role:*`` group is
 ignored; other groups (set by hand in the admin) count as in Django.
 
-The group permissions cost one query per user object (Django caches them on it, so once per request), the same
-as `ModelBackend`'s.
+A user's permissions are kept per process until something they depend on changes (`snapshot`, ADR 0016): a
+request costs one stamp lookup, not the two permission queries of `ModelBackend`.
 """
 
 from django.contrib.auth import get_user_model
@@ -17,6 +17,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from fengqiao.accounts import snapshot
 from fengqiao.accounts.models import AreaAssignment, current_q
 from fengqiao.accounts.roles import GROUP_PREFIX
 
@@ -46,6 +47,18 @@ class RolePermissionBackend(ModelBackend):
 
     def _get_group_permissions(self, user_obj):
         return Permission.objects.filter(group_permissions_q(user_obj.pk))
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            user_obj._perm_cache = snapshot.get(
+                "permissions",
+                user_obj,
+                timezone.localdate(),
+                lambda: frozenset(super(RolePermissionBackend, self).get_all_permissions(user_obj)),
+            )
+        return user_obj._perm_cache
 
     def with_perm(self, perm, is_active=True, include_superusers=True, obj=None):
         """The users who have `perm` today: through their own permissions, hand-set groups or current roles."""

@@ -1,8 +1,9 @@
 """What a user may see: the area subtrees of their current assignments (ADR 0003, 0009).
 
-`Scope.for_user(user)` costs one query (all of the user's area assignments with their area paths); the API
-computes it once per request (`request_scope`) and every scoped queryset goes through `Scope.filter`, which adds
-one ``path LIKE 'prefix%'`` condition per granted subtree: no per-object permission queries.
+`Scope.for_user(user)` costs one query (all of the user's area assignments with their area paths), and none
+while the process's copy is current (`snapshot`); the API computes it once per request (`request_scope`) and
+every scoped queryset goes through `Scope.filter`, which adds one ``path LIKE 'prefix%'`` condition per granted
+subtree: no per-object permission queries.
 
 Superusers and current system administrators are unrestricted. Anonymous users, and users with no current
 assignment, see nothing scoped.
@@ -15,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fengqiao.accounts import snapshot
 from fengqiao.accounts.models import AreaAssignment, GridAssignment, Role
 
 
@@ -60,10 +62,15 @@ class Scope:
         on = on or timezone.localdate()
         if user is None or not user.is_authenticated or not user.is_active:
             return cls.nothing()
-        rows = list(
-            AreaAssignment.objects.filter(user=user, area__valid_to__isnull=True).values_list(
-                "role", "valid_from", "valid_to", "area__path"
-            )
+        rows = snapshot.get(
+            "assignments",
+            user,
+            on,
+            lambda: tuple(
+                AreaAssignment.objects.filter(user=user, area__valid_to__isnull=True).values_list(
+                    "role", "valid_from", "valid_to", "area__path"
+                )
+            ),
         )
         current = [(role, path) for role, start, end, path in rows if start <= on and (end is None or end >= on)]
         roles = {role for role, _path in current}

@@ -42,17 +42,26 @@ from fengqiao.areas.models import Area
 # `scope_path` of a viewset that has not said how its rows are scoped: using it is a configuration error.
 UNDECLARED = object()
 
+class ModelPermissions(DjangoModelPermissions):
+    """DRF's model permissions, taking the model from the viewset's declared ``queryset``: DRF would build the
+    scoped queryset (`get_queryset`) on every request only to read its model."""
+
+    def _queryset(self, view):
+        queryset = getattr(view, "queryset", None)
+        return queryset if queryset is not None else super()._queryset(view)
+
+
 READ = [IsAuthenticated]
-WRITE = [DjangoModelPermissions]
+WRITE = [ModelPermissions]
 
 
-class ChangeModelPermissions(DjangoModelPermissions):
+class ChangeModelPermissions(ModelPermissions):
     """For POST actions that change an existing object (e.g. ending a stationing): needs `change_<model>`."""
 
     perms_map = {**DjangoModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
-class PersonalDataPermissions(DjangoModelPermissions):
+class PersonalDataPermissions(ModelPermissions):
     """Reads need `view_<model>`; other methods are left to the view's own `permission_classes`.
 
     `BaseViewSet.get_permissions` adds it to every route of a viewset with ``personal_data = True``.

@@ -27,12 +27,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny, DjangoModelPermissions
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from fengqiao.api.base import READ, WRITE, ReadOnlyViewSet, ServiceViewSet
+from fengqiao.api.base import READ, WRITE, ModelPermissions, ReadOnlyViewSet, ServiceViewSet
 from fengqiao.api.fields import CodeField, IdField, MaskedCharField
 from fengqiao.api.filters import AreaCodeFilter, CodeFilter, WithinFilter
 from fengqiao.core.masking import mask_name, mask_phone
@@ -396,14 +396,10 @@ class MatterFilter(filters.FilterSet):
 # --- viewsets --------------------------------------------------------------------------------------------
 
 
-class MatterPermissions(DjangoModelPermissions):
+class MatterPermissions(ModelPermissions):
     """Intake needs ``add_matter``; transitions and photos check their own permission in the engine."""
 
-    perms_map = {**DjangoModelPermissions.perms_map, "POST": ["%(app_label)s.add_matter"]}
-
-    def _queryset(self, view):
-        # Only the model is needed here: skip building the scoped queryset (the intake hot path).
-        return view.queryset
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.add_matter"]}
 
 
 class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):

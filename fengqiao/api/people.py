@@ -9,10 +9,9 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 
-from fengqiao.api.base import WRITE, ServiceViewSet, service_writes
+from fengqiao.api.base import WRITE, ModelPermissions, ServiceViewSet, service_writes
 from fengqiao.api.fields import CodeField, IdField, MaskedCharField
 from fengqiao.api.filters import WithinFilter
 from fengqiao.areas.models import Area, Grid
@@ -291,7 +290,7 @@ class HouseholdViewSet(_PeopleViewSet):
     ordering = ["area__code", "number", "id"]
 
 
-class UnmaskPermission(DjangoModelPermissions):
+class UnmaskPermission(ModelPermissions):
     perms_map = {"POST": ["people.view_person", "people.unmask_person"]}
 
 

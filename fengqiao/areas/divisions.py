@@ -19,6 +19,7 @@ from fengqiao.areas.codes import CodeError, Level, check_parent, level_of
 from fengqiao.areas.models import Area, AreaChange, DivisionEdition
 from fengqiao.areas.services import short_name_of
 from fengqiao.audit import services as audit
+from fengqiao.core import stamps
 from fengqiao.core.textfiles import FileFormatError, read_csv_dicts
 
 # Column prefixes by level, shallowest first; a file may use any contiguous or gapped subset of them
@@ -313,6 +314,8 @@ def _apply(records, report, *, edition, valid_from, scope):
     if scope:
         report.retired = _retire_missing(records, changes, scope=scope, edition=edition, valid_to=valid_from)
     AreaChange.objects.bulk_create(changes, batch_size=2000)
+    if to_update or report.retired:
+        stamps.bump(stamps.AUTHZ)  # users' scopes follow area paths and retirement (bulk writes send no signal)
 
 
 def _retire_missing(records, changes, *, scope, edition, valid_to):

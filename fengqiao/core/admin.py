@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from fengqiao.core.models import JobRun
+from fengqiao.core.models import JobRun, Stamp
 
 
 @admin.register(JobRun)
@@ -9,6 +9,20 @@ class JobRunAdmin(admin.ModelAdmin):
 
     list_display = ["name", "last_started_at", "last_finished_at", "last_result", "next_run_at", "locked_by", "runs"]
     readonly_fields = [f.name for f in JobRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Stamp)
+class StampAdmin(admin.ModelAdmin):
+    """Read-only: the counters that invalidate per-process caches (operational data, no area)."""
+
+    list_display = ["name", "value"]
+    readonly_fields = ["name", "value"]
 
     def has_add_permission(self, request):
         return False

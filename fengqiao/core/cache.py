@@ -8,25 +8,27 @@ import threading
 import time
 
 _lock = threading.Lock()
-_entries: dict = {}
+_entries: dict = {}  # prefix (key[0]) -> {key: (built at, value)}
 
 
 def get(key, ttl, build):
+    """The value cached under `key` (a tuple whose first item is its prefix), built by `build()` when missing or
+    older than `ttl` seconds."""
     now = time.monotonic()
     with _lock:
-        entry = _entries.get(key)
+        entry = _entries.get(key[0], {}).get(key)
         if entry is not None and now - entry[0] < ttl:
             return entry[1]
     value = build()
     with _lock:
-        _entries[key] = (now, value)
+        _entries.setdefault(key[0], {})[key] = (now, value)
     return value
 
 
 def clear(prefix=None):
+    """Forget every entry, or those whose key starts with `prefix`."""
     with _lock:
         if prefix is None:
             _entries.clear()
-            return
-        for key in [k for k in _entries if k[0] == prefix]:
-            del _entries[key]
+        else:
+            _entries.pop(prefix, None)

@@ -75,3 +75,21 @@ class JobRun(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Stamp(models.Model):
+    """A named counter that tells every process its cached copy of some rows is out of date (`fengqiao.core.stamps`).
+
+    Whoever changes the rows bumps the stamp; a process keys its cached copy by the stamp's value, so the next read
+    after a bump, in any process, rebuilds it.
+    """
+
+    name = models.CharField(_("name"), max_length=40, primary_key=True)
+    value = models.BigIntegerField(_("value"), default=0)
+
+    class Meta:
+        verbose_name = _("cache stamp")
+        verbose_name_plural = _("cache stamps")
+
+    def __str__(self):
+        return f"{self.name} {self.value}"

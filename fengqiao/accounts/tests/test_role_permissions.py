@@ -115,18 +115,21 @@ def test_editing_a_role_group_changes_what_its_holders_may_do(chain):
     assert fresh(user).has_perm("centres.view_reception")
 
 
-def test_permissions_cost_two_queries_per_request_then_come_from_the_user_object(chain, django_assert_num_queries):
+def test_permissions_are_read_once_per_process_then_come_from_the_user_object(chain, django_assert_num_queries):
     user = make_user("li", perms=["centres.view_reception"])
     grant_area_role(actor="test", user=user, area=chain["town"], role=Role.LEADER)
     user = fresh(user)
     with django_assert_num_queries(1):  # groups and current roles together
         assert user.get_group_permissions() == LEADER
     user = fresh(user)
-    with django_assert_num_queries(2):  # the user's own permissions, and those of their groups and roles
+    with django_assert_num_queries(3):  # the stamp, the user's own permissions, those of their groups and roles
         assert user.has_perm("people.view_person") and user.has_perm("centres.view_reception")
     with django_assert_num_queries(0):
         assert user.get_all_permissions() == LEADER | {"centres.view_reception"}
         assert user.has_module_perms("people")
+    user = fresh(user)  # the next request: the process's copy, after one look at the stamp
+    with django_assert_num_queries(1):
+        assert user.has_perm("people.view_person") and user.has_perm("centres.view_reception")
 
 
 def test_with_perm_finds_the_users_who_hold_the_permission_today(chain):

@@ -66,12 +66,13 @@ def world(db, settings, tmp_path):
         traceback="",
     )
     matters_world(root, chain, member, department)
-    from fengqiao.core.models import JobRun
+    from fengqiao.core.models import JobRun, Stamp
     from fengqiao.departments.services import add_member
     from fengqiao.workdays.tests.builders import one_of_each as workdays_world
 
     workdays_world()
     JobRun.objects.create(name="deadline-sweep", next_run_at=timezone.now(), runs=1, last_result="{}")
+    Stamp.objects.create(name="authz", value=1)
     add_member(actor=root, user=member, department=department)
     from fengqiao.open311.tests.builders import one_of_each as open311_world
 

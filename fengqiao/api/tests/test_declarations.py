@@ -56,6 +56,7 @@ UNSCOPED_ADMINS = {
     "auth.Group": "the role → permission mapping: configuration, not area data",
     "centres.SpaceType": "kinds of service space: " + REFERENCE,
     "core.JobRun": "what the worker's periodic jobs did last: operational data, no area",
+    "core.Stamp": "counters that tell processes their cached copies are stale: operational data, no area",
     "departments.Category": "the matter categories: " + REFERENCE,
     "django_tasks_database.DBTaskResult": "the background job queue: system administration",
     "matters.DeadlinePolicy": "national deadline rules (like categories): edited by system administrators",
