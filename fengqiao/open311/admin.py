@@ -5,6 +5,8 @@
 * **Service attributes** are reference data like the categories they belong to: plain saves, each audited.
 * **Open311 requests** are read-only and scoped by their matter's area; the client's e-mail, device and account
   ids are not shown.
+* **Open311 request updates** likewise: read-only, scoped by their matter's area, without the author's name,
+  e-mail or phone (the step itself is on the matter's timeline).
 """
 
 from django.contrib import admin, messages
@@ -14,7 +16,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.audit.admin import AuditedModelAdmin
 from fengqiao.open311 import services
-from fengqiao.open311.models import ApiKey, ServiceAttribute, ServiceRequest
+from fengqiao.open311.models import ApiKey, ServiceAttribute, ServiceRequest, ServiceRequestUpdate
 
 
 @admin.register(ApiKey)
@@ -69,6 +71,25 @@ class ServiceRequestAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["matter", "api_key"]
     search_fields = ("matter__tracking_code", "service_code", "token")
     fields = ("matter", "api_key", "service_code", "address_id", "media_urls", "attributes", "received_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ServiceRequestUpdate)
+class ServiceRequestUpdateAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    admin_scope_path = "request__matter__area__path"
+    list_display = ("request", "update_id", "status", "api_key", "client_updated_at", "received_at")
+    list_select_related = ["request__matter", "api_key"]
+    search_fields = ("request__matter__tracking_code", "update_id")
+    fields = ("request", "api_key", "update_id", "event", "status", "client_updated_at", "media_url", "received_at")
     readonly_fields = fields
 
     def has_add_permission(self, request):

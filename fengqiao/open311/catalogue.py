@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from fengqiao.departments.models import Category
 from fengqiao.matters.models import Urgency
+from fengqiao.open311 import text
 from fengqiao.open311.models import LIST_TYPES, Datatype, ServiceAttribute
 
 DEFAULT_SCHEMES = (Category.Scheme.HOTLINE, Category.Scheme.LOCAL)
@@ -95,14 +96,13 @@ def common_attributes():
     ]
 
 
-def attributes_of(category):
-    """The attribute definitions of a service: the common ones, then the category's own and its ancestors'
-    (the nearest category wins for a code), each with a unique ``order`` from 1."""
+def _own_attributes(category, rows):
+    """The definitions of `category`'s own and inherited attributes from `rows` (ServiceAttribute rows of its
+    ancestors, any order): the nearest category wins a code; ordered by (order, code)."""
     ancestors = category.ancestor_codes()
-    rows = ServiceAttribute.objects.filter(category__code__in=ancestors, active=True).select_related("category")
     depth = {code: i for i, code in enumerate(ancestors)}
     chosen = {}
-    for row in sorted(rows, key=lambda r: depth[r.category.code]):
+    for row in sorted((r for r in rows if r.category.code in depth), key=lambda r: depth[r.category.code]):
         chosen[row.code] = row  # deeper rows overwrite their ancestors'
     own = []
     for row in sorted(chosen.values(), key=lambda r: (r.order, r.code)):
@@ -123,52 +123,133 @@ def attributes_of(category):
     return out
 
 
+def _rows_for(codes):
+    return ServiceAttribute.objects.filter(category__code__in=codes, active=True).select_related("category")
+
+
+def attributes_of(category):
+    """The attribute definitions of a service: the common ones, then the category's own and its ancestors'
+    (the nearest category wins for a code), each with a unique ``order`` from 1."""
+    return _own_attributes(category, _rows_for(category.ancestor_codes()))
+
+
+def attributes_by_category(categories):
+    """{category id: {code: definition}} for several categories with one query (the request list)."""
+    categories = {c.pk: c for c in categories if c is not None}
+    codes = {code for c in categories.values() for code in c.ancestor_codes()}
+    rows = list(_rows_for(codes)) if codes else []
+    return {pk: {a["code"]: a for a in _own_attributes(c, rows)} for pk, c in categories.items()}
+
+
 def definition_body(category):
     return {"service_code": category.code, "attributes": attributes_of(category)}
 
 
+TITLE_LENGTH = 200  # the matter's title (the common attribute ``title``)
+
+
 class AttributeProblem(ValueError):
-    """An attribute value the service refuses; the message names the attribute."""
+    """Attribute values the service refuses: `problems`, one message per attribute, each naming it."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def _clean(code, datatype, value):
+    """A value as plain text (markup removed; one line for single-line types); raises AttributeProblem."""
+    try:
+        return text.plain(value).strip() if datatype == Datatype.TEXT else text.one_line(value)
+    except text.MarkupLeft:
+        raise AttributeProblem(
+            [_("%(param)s contains markup that cannot be removed; send plain text") % {"param": f"attribute[{code}]"}]
+        ) from None
 
 
 def check_attributes(category, given):
     """Validate the submitted attributes (``{code: [values]}``) against the service's definition; returns the
-    cleaned ``{code: value or [values]}``. Codes the service does not define are kept as text (clients such as
-    FixMyStreet send their own, e.g. ``fixmystreet_id``); a missing required one, a number that is not one, a
-    datetime that is not one or a key outside a list is refused."""
+    cleaned ``{code: value or [values]}`` (plain text, see `text`). Codes the service does not define are kept as
+    text (clients such as FixMyStreet send their own, e.g. ``fixmystreet_id``); values of informational
+    attributes (``variable`` false) are dropped. Refused, each problem named: a missing required attribute, a
+    number that is not one, a datetime that is not one, a key outside the list, several values for a single one,
+    a title over 200 characters, markup that cannot be removed."""
     definitions = {a["code"]: a for a in attributes_of(category)}
     out = {}
     problems = []
+    plain_given, refused = {}, set()
+    for code, values in given.items():
+        datatype = definitions[code]["datatype"] if code in definitions else Datatype.TEXT
+        try:
+            plain_given[code] = [v for v in (_clean(code, datatype, value) for value in values) if v]
+        except AttributeProblem as exc:
+            problems.extend(exc.problems)
+            refused.add(code)
+    given = plain_given
     for code, definition in definitions.items():
-        values = [v for v in given.get(code, []) if v.strip()]
+        values = given.get(code, [])
+        if not definition["variable"] or code in refused:
+            continue  # informational (nothing to answer), or refused already
         if not values:
-            if definition["required"] and definition["variable"]:
+            if definition["required"]:
                 problems.append(_("attribute[%(code)s] is required") % {"code": code})
             continue
-        datatype = definition["datatype"]
-        if datatype == Datatype.MULTI:
-            keys = {v["key"] for v in definition["values"]}
-            wrong = [v for v in values if v not in keys]
-            if wrong:
-                problems.append(_("attribute[%(code)s]: unknown key %(key)s") % {"code": code, "key": wrong[0]})
-            out[code] = values
-            continue
-        if len(values) > 1:
-            problems.append(_("attribute[%(code)s] takes one value") % {"code": code})
-            continue
-        value = values[0].strip()
-        if datatype == Datatype.SINGLE and value not in {v["key"] for v in definition["values"]}:
-            problems.append(_("attribute[%(code)s]: unknown key %(key)s") % {"code": code, "key": value})
-        elif datatype == Datatype.NUMBER and not _is_number(value):
-            problems.append(_("attribute[%(code)s] must be a number") % {"code": code})
-        elif datatype == Datatype.DATETIME and parse_when(value) is None:
-            problems.append(_("attribute[%(code)s] must be an ISO 8601 date and time") % {"code": code})
-        out[code] = value
+        problem, value = _check_value(code, definition, values)
+        if problem:
+            problems.append(problem)
+        else:
+            out[code] = value
     for code, values in given.items():
-        if code not in definitions:
+        if code not in definitions and values:
             out[code] = values[0] if len(values) == 1 else values
     if problems:
-        raise AttributeProblem("; ".join(problems))
+        raise AttributeProblem(problems)
+    return out
+
+
+def _check_value(code, definition, values):
+    """(problem or None, the cleaned value) of one defined attribute."""
+    datatype = definition["datatype"]
+    if datatype == Datatype.MULTI:
+        keys = {v["key"] for v in definition["values"]}
+        wrong = [v for v in values if v not in keys]
+        if wrong:
+            return _("attribute[%(code)s]: unknown key %(key)s") % {"code": code, "key": wrong[0]}, None
+        return None, list(dict.fromkeys(values))
+    if len(values) > 1:
+        return _("attribute[%(code)s] takes one value") % {"code": code}, None
+    value = values[0]
+    if datatype == Datatype.SINGLE and value not in {v["key"] for v in definition["values"]}:
+        return _("attribute[%(code)s]: unknown key %(key)s") % {"code": code, "key": value}, None
+    if datatype == Datatype.NUMBER and not _is_number(value):
+        return _("attribute[%(code)s] must be a number") % {"code": code}, None
+    if datatype == Datatype.DATETIME and parse_when(value) is None:
+        return _("attribute[%(code)s] must be an ISO 8601 date and time") % {"code": code}, None
+    if code == "title" and len(value) > TITLE_LENGTH:
+        message = _("%(param)s is too long (at most %(max)d characters)")
+        return message % {"param": f"attribute[{code}]", "max": TITLE_LENGTH}, None
+    return None, value
+
+
+def answers(definitions, attributes):
+    """The submitted answers to the attributes a service defines, for the extended GET of a request:
+    ``[{code, label, value, name}]`` in the definition's order (a multi-valued answer gives one item per value;
+    ``label`` is the question, ``name`` the chosen option's name or the value itself). Codes the service does not
+    define are left out: they are the client's own (ids, names) and not for publishing. Free text is redacted."""
+    from fengqiao.audit.redact import redact_text
+
+    out = []
+    for code, definition in definitions.items():
+        given = attributes.get(code)
+        if given in (None, "", []) or not definition["variable"]:
+            continue
+        names = {v["key"]: v["name"] for v in definition.get("values", [])}
+        for value in given if isinstance(given, list) else [given]:
+            value = str(value)
+            if definition["datatype"] in (Datatype.STRING, Datatype.TEXT):
+                value = redact_text(value)
+            out.append(
+                {"code": code, "label": str(definition["description"]), "value": value, "name": names.get(value, value)}
+            )
     return out
 
 

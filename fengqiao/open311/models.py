@@ -1,5 +1,5 @@
 """The Open311 GeoReport v2 door (ADR 0014): client keys, the attributes a service asks for, and what a request
-brought beyond the matter itself.
+brought beyond the matter itself, and the updates clients posted to their requests.
 
 A request through the door is a `Matter` (channel ``open311``) taken in by `matters.services.submit`; the
 `ServiceRequest` row beside it keeps what the matter has no field for: the key that sent it, the public token,
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from fengqiao.core.crypto import EncryptedTextField
 from fengqiao.core.models import TimeStampedModel
 from fengqiao.departments.models import Category
-from fengqiao.matters.models import Matter
+from fengqiao.matters.models import Matter, MatterEvent
 
 # Attributes every service offers (ServiceAttribute rows may not reuse these codes); see catalogue.py.
 COMMON_ATTRIBUTE_CODES = ("title", "urgency")
@@ -152,3 +152,36 @@ class ServiceRequest(models.Model):
 
     def __str__(self):
         return f"{self.matter.tracking_code} ({self.service_code})"
+
+
+class ServiceRequestUpdate(models.Model):
+    """An update a client posted to one of its requests (FixMyStreet's POST servicerequestupdates). The step it
+    took is the engine's timeline row (`event`); this row keeps the client's side: its update id (a retry answers
+    the first), its status and time, the media URL, and who wrote it (personal data: encrypted, never returned
+    by a GET)."""
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name=_("Open311 request"), on_delete=models.CASCADE, related_name="updates"
+    )
+    api_key = models.ForeignKey(ApiKey, verbose_name=_("API key"), on_delete=models.PROTECT, related_name="updates")
+    update_id = models.CharField(_("client's update id"), max_length=100)
+    event = models.OneToOneField(
+        MatterEvent, verbose_name=_("timeline row"), on_delete=models.CASCADE, related_name="open311_update"
+    )
+    status = models.CharField(_("client's status"), max_length=32)
+    client_updated_at = models.DateTimeField(_("updated at (client)"))
+    media_url = models.CharField(_("media URL"), max_length=2000, blank=True, help_text=_("a URL only; never fetched"))
+    # Personal data of the client's user (encrypted; never returned by a GET).
+    author_name = EncryptedTextField(_("author"), blank=True)
+    email = EncryptedTextField(_("e-mail"), blank=True)
+    phone = EncryptedTextField(_("phone"), blank=True)
+    received_at = models.DateTimeField(_("received at"))
+
+    class Meta:
+        verbose_name = _("Open311 request update")
+        verbose_name_plural = _("Open311 request updates")
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["api_key", "update_id"], name="open311_update_client_id")]
+
+    def __str__(self):
+        return f"{self.request.matter_id} #{self.update_id}"

@@ -11,13 +11,15 @@ import datetime
 from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fengqiao.audit.redact import redact_text
 from fengqiao.departments.models import Category
 from fengqiao.matters.models import Channel, Clock, Matter, MatterEvent, Stage
 from fengqiao.matters.workflows import get_workflow, terminal_states
+from fengqiao.open311 import catalogue
 from fengqiao.open311.catalogue import parse_when, w3c
-from fengqiao.open311.services import Refused, one
+from fengqiao.open311.services import Refused, no_service, one
 
 MAX_RANGE = datetime.timedelta(days=90)
 MAX_RESULTS = 1000
@@ -103,7 +105,15 @@ def _open311(matter):
         return None
 
 
-def request_body(matter, *, extensions=False):
+def request_bodies(matters, *, extensions=False):
+    """The request bodies of `matters` (the attribute definitions of their services read once)."""
+    definitions = catalogue.attributes_by_category(m.category for m in matters) if extensions else {}
+    return [request_body(m, extensions=extensions, definitions=definitions.get(m.category_id, {})) for m in matters]
+
+
+def request_body(matter, *, extensions=False, definitions=None):
+    """A request as GeoReport v2 has it; with `extensions` also ``extended_attributes``, ``attributes`` (the
+    answers to the questions the service defines, `catalogue.answers`) and ``notes``."""
     extra = _open311(matter)
     media = list(extra.media_urls) if extra is not None else []
     terminal = matter.state in terminal_states()
@@ -138,6 +148,9 @@ def request_body(matter, *, extensions=False):
             "rating": matter.rating or None,
             "photos": [{"media_url": url} for url in media],
         }
+        if definitions is None and matter.category_id:
+            definitions = catalogue.attributes_by_category([matter.category]).get(matter.category_id, {})
+        body["attributes"] = catalogue.answers(definitions or {}, extra.attributes if extra is not None else {})
         body["notes"] = [
             {"datetime": w3c(event.at), "description": names.get(event.action, event.action), "type": event.action}
             for event in getattr(matter, "public_events", [])
@@ -148,7 +161,7 @@ def request_body(matter, *, extensions=False):
 def _flag(data, name):
     value = (one(data, name) or "").lower()
     if value not in {"", "true", "false", "1", "0"}:
-        raise Refused(400, f"{name} must be true or false")
+        raise Refused(400, _("%(param)s must be true or false") % {"param": name})
     return value in {"true", "1"}
 
 
@@ -157,7 +170,7 @@ def _positive(data, name, default, maximum):
     if value is None:
         return default
     if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise Refused(400, f"{name} must be a whole number from 1 to {maximum}")
+        raise Refused(400, _("%(param)s must be a whole number from 1 to %(max)d") % {"param": name, "max": maximum})
     return int(value)
 
 
@@ -170,7 +183,10 @@ def date_range(data, *, now=None):
         if value is not None:
             parsed[name] = parse_when(value)
             if parsed[name] is None:
-                raise Refused(400, f"{name} is not a W3C date and time (e.g. 2024-01-01T00:00:00+08:00)")
+                raise Refused(
+                    400,
+                    _("%(param)s is not a W3C date and time (e.g. 2024-01-01T00:00:00+08:00)") % {"param": name},
+                )
     start, end = parsed.get("start_date"), parsed.get("end_date")
     if start is None and end is None:
         end = now
@@ -179,9 +195,9 @@ def date_range(data, *, now=None):
     if start is None:
         start = end - MAX_RANGE
     if end < start:
-        raise Refused(400, "end_date is before start_date")
+        raise Refused(400, _("end_date is before start_date"))
     if end - start > MAX_RANGE:
-        raise Refused(400, "start_date and end_date may be at most 90 days apart")
+        raise Refused(400, _("start_date and end_date may be at most %(days)d days apart") % {"days": MAX_RANGE.days})
     return start, end
 
 
@@ -198,7 +214,7 @@ def find_requests(data, *, now=None):
     queryset = published()
     if ids:
         if len(ids) > MAX_IDS:
-            raise Refused(400, f"at most {MAX_IDS} service_request_id values")
+            raise Refused(400, _("at most %(max)d %(param)s values") % {"max": MAX_IDS, "param": "service_request_id"})
         queryset = queryset.filter(pk__in=[int(i) for i in ids if i.isdigit()])
     else:
         codes = _codes(one(data, "service_code"))
@@ -206,13 +222,13 @@ def find_requests(data, *, now=None):
             known = set(Category.objects.filter(code__in=codes).values_list("code", flat=True))
             unknown = [c for c in codes if c not in known]
             if unknown:
-                raise Refused(404, f"no service with service_code {unknown[0]}")
+                raise Refused(404, no_service(unknown[0]))
             queryset = queryset.filter(category__code__in=codes)
         start, end = date_range(data, now=now)
         queryset = queryset.filter(submitted_at__gte=start, submitted_at__lte=end)
         statuses = set(_codes(one(data, "status")))
         if statuses - {"open", "closed"}:
-            raise Refused(400, "status must be open, closed or both (comma separated)")
+            raise Refused(400, _("status must be open, closed or both (comma separated)"))
         if statuses == {"open"}:
             queryset = queryset.exclude(state__in=terminal_states())
         elif statuses == {"closed"}:
@@ -227,8 +243,12 @@ def one_request(code, data):
     # The public request id is the matter's number, never its tracking code (the reporter's key to rate it).
     matter = with_details(published().filter(pk=int(code) if code.isdigit() else -1), extensions=extensions).first()
     if matter is None:
-        raise Refused(404, f"no service request {code}")
+        raise Refused(404, no_request(code))
     return matter, extensions
+
+
+def no_request(code):
+    return _("no service request %(id)s") % {"id": code}
 
 
 # --- updates (FixMyStreet's servicerequestupdates) ------------------------------------------------------------

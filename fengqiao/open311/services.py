@@ -21,9 +21,10 @@ from django.utils.translation import gettext as _
 
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import EventType
+from fengqiao.core.geo import CHINA_BBOX
 from fengqiao.matters import services as matters
 from fengqiao.matters.models import Channel
-from fengqiao.open311 import catalogue
+from fengqiao.open311 import catalogue, text
 from fengqiao.open311.models import ApiKey, ServiceRequest
 
 KEY_PREFIX = "o311_"
@@ -106,12 +107,12 @@ def authenticate(key):
     """The live key for `key`, or Refused(403). Reads only."""
     key = (key or "").strip()
     if not key:
-        raise Refused(403, "api_key is required")
+        raise Refused(403, required("api_key"))
     api_key = ApiKey.objects.filter(key_hash=key_hash(key)).first() if key.startswith(KEY_PREFIX) else None
     if api_key is None:
-        raise Refused(403, "invalid api_key")
+        raise Refused(403, _("invalid api_key"))
     if api_key.revoked_at is not None:
-        raise Refused(403, "this api_key was revoked")
+        raise Refused(403, _("this api_key was revoked"))
     return api_key
 
 
@@ -145,12 +146,80 @@ def allow(bucket, limit, window=60):
 
 def check_address(address):
     if not allow(f"address:{address}", rate("OPEN311_RATE_PER_ADDRESS", 120)):
-        raise Refused(429, "too many requests from this address; try again in a minute")
+        raise Refused(429, _("too many requests from this address; try again in a minute"))
 
 
 def check_key(api_key):
     if not allow(f"key:{api_key.prefix}", rate("OPEN311_RATE_PER_KEY", 60)):
-        raise Refused(429, "too many requests with this api_key; try again in a minute")
+        raise Refused(429, _("too many requests with this api_key; try again in a minute"))
+
+
+# --- checks shared by the POSTs ------------------------------------------------------------------------------
+
+
+def required(param):
+    return _("%(param)s is required") % {"param": param}
+
+
+def markup_left(param):
+    return _("%(param)s contains markup that cannot be removed; send plain text") % {"param": param}
+
+
+def too_long(param, maximum):
+    return _("%(param)s is too long (at most %(max)d characters)") % {"param": param, "max": maximum}
+
+
+def plain_param(data, name, *, one_line=False, maximum=None):
+    """The parameter `name` as plain text (markup removed, see `text`; None when absent or empty), at most
+    `maximum` characters; Refused(400) naming it otherwise."""
+    value = one(data, name)
+    if value is None:
+        return None
+    try:
+        value = (text.one_line if one_line else text.plain)(value).strip()
+    except text.MarkupLeft:
+        raise Refused(400, markup_left(name)) from None
+    if maximum is not None and len(value) > maximum:
+        raise Refused(400, too_long(name, maximum))
+    return value or None
+
+
+def media_urls(data):
+    urls = [u.strip() for u in data.getlist("media_url") if isinstance(u, str) and u.strip()]
+    if len(urls) > MAX_MEDIA_URLS:
+        raise Refused(400, _("at most %(max)d %(param)s values") % {"max": MAX_MEDIA_URLS, "param": "media_url"})
+    check = URLValidator(schemes=["http", "https"])
+    for url in urls:
+        try:
+            if len(url) > MAX_VALUE:
+                raise ValidationError("too long")
+            check(url)
+        except ValidationError:
+            raise Refused(400, _("media_url must be an http or https URL")) from None
+    return urls
+
+
+def email_param(data):
+    email = one(data, "email") or ""
+    if email:
+        try:
+            if len(email) > 254:
+                raise ValidationError("too long")
+            EmailValidator()(email)
+        except ValidationError:
+            raise Refused(400, _("email is not an e-mail address")) from None
+    return email
+
+
+def reporter_name(data):
+    """first_name and last_name as one name (Chinese names: family name first, no space)."""
+    first = plain_param(data, "first_name", one_line=True, maximum=60) or ""
+    last = plain_param(data, "last_name", one_line=True, maximum=60) or ""
+    if not first or not last:
+        return first or last
+    if all("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return last + first
+    return f"{first} {last}"
 
 
 # --- intake ------------------------------------------------------------------------------------------------
@@ -177,67 +246,48 @@ def attributes_in(data):
             continue
         out.setdefault(code, []).extend(v for v in data.getlist(name) if isinstance(v, str))
     if len(out) > MAX_ATTRIBUTES:
-        raise Refused(400, f"at most {MAX_ATTRIBUTES} attributes per request")
+        raise Refused(400, _("at most %(max)d %(param)s values") % {"max": MAX_ATTRIBUTES, "param": "attribute"})
     for code, values in out.items():
         if len(code) > 50 or any(len(v) > MAX_VALUE for v in values):
-            raise Refused(400, f"attribute[{code[:50]}] is too long")
+            raise Refused(400, too_long(f"attribute[{code[:50]}]", MAX_VALUE))
     return out
 
 
 def _coordinates(data):
     lat, lon = one(data, "lat"), one(data, "long")
     if (lat is None) != (lon is None):
-        raise Refused(400, "give both lat and long, or neither")
+        raise Refused(400, _("give both lat and long, or neither"))
     if lat is None:
         return None, None
     try:
         lat, lon = float(lat), float(lon)
     except ValueError:
-        raise Refused(400, "lat and long must be numbers") from None
+        raise Refused(400, _("lat and long must be numbers")) from None
     if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise Refused(400, "lat and long must be numbers")
+        raise Refused(400, _("lat and long must be numbers"))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Refused(400, _("lat must lie from -90 to 90 and long from -180 to 180 (WGS84 degrees)"))
+    # The loop takes points in China only (`core.geo.check_lonlat`, whose messages are not translated): say so here.
+    minx, miny, maxx, maxy = CHINA_BBOX
+    if not (minx <= lon <= maxx and miny <= lat <= maxy):
+        where = {"lat": lat, "long": lon, "lat_range": f"{miny}–{maxy}", "long_range": f"{minx}–{maxx}"}
+        if minx <= lat <= maxx and miny <= lon <= maxy:
+            message = _(
+                "lat %(lat)s and long %(long)s look swapped: in China lat is %(lat_range)s, long %(long_range)s"
+            )
+        else:
+            message = _("lat %(lat)s and long %(long)s lie outside China (lat %(lat_range)s, long %(long_range)s)")
+        raise Refused(400, message % where)
     return lat, lon
 
 
-def _media_urls(data):
-    urls = [u.strip() for u in data.getlist("media_url") if isinstance(u, str) and u.strip()]
-    if len(urls) > MAX_MEDIA_URLS:
-        raise Refused(400, f"at most {MAX_MEDIA_URLS} media_url values")
-    check = URLValidator(schemes=["http", "https"])
-    for url in urls:
-        try:
-            if len(url) > MAX_VALUE:
-                raise ValidationError("too long")
-            check(url)
-        except ValidationError:
-            raise Refused(400, "media_url must be an http or https URL") from None
-    return urls
-
-
-def _reporter_name(first, last):
-    first, last = first or "", last or ""
-    if not first or not last:
-        return first or last
-    if all("\u4e00" <= ch <= "\u9fff" for ch in first + last):
-        return last + first  # a Chinese name: family name first, no space
-    return f"{first} {last}"
-
-
 def _personal(data):
-    email = one(data, "email") or ""
-    if email:
-        try:
-            if len(email) > 254:
-                raise ValidationError("too long")
-            EmailValidator()(email)
-        except ValidationError:
-            raise Refused(400, "email is not an e-mail address") from None
+    email = email_param(data)
     ids = {name: one(data, name) or "" for name in ("device_id", "account_id")}
     for name, value in ids.items():
         if len(value) > 100:
-            raise Refused(400, f"{name} is too long (at most 100 characters)")
-    name = _reporter_name(one(data, "first_name"), one(data, "last_name"))
-    return email, ids["device_id"], ids["account_id"], name, one(data, "phone") or ""
+            raise Refused(400, too_long(name, 100))
+    return email, ids["device_id"], ids["account_id"], reporter_name(data), one(data, "phone") or ""
 
 
 def fingerprint(api_key, data, day):
@@ -248,35 +298,52 @@ def fingerprint(api_key, data, day):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-FIELD_NAMES = {"reporter_name": "first_name/last_name", "reporter_phone": "phone", "location": "lat/long"}
+FIELD_NAMES = {
+    "reporter_name": "first_name/last_name",
+    "reporter_phone": "phone",
+    "location": "lat/long",
+    "title": "attribute[title]",
+    "address": "address_string",
+}
+
+
+def refused_by(exc):
+    """A ValidationError of the loop as Refused(400), each message naming the parameter it is about."""
+    if hasattr(exc, "error_dict"):
+        return Refused(
+            400,
+            *(
+                _("%(param)s: %(problem)s") % {"param": FIELD_NAMES.get(k, k), "problem": " ".join(v)}
+                for k, v in exc.message_dict.items()
+            ),
+        )
+    return Refused(400, *exc.messages)
 
 
 def submit_request(*, api_key, data, now=None):
     """Take a POST /requests in; returns (ServiceRequest, created). `data` is the form (a QueryDict)."""
     code = one(data, "service_code")
     if code is None:
-        raise Refused(400, "service_code is required")
+        raise Refused(400, required("service_code"))
     category = catalogue.service(code)
     if category is None:
-        raise Refused(404, f"no service with service_code {code}")
+        raise Refused(404, no_service(code))
     lat, lon = _coordinates(data)
-    address = one(data, "address_string") or ""
+    address = plain_param(data, "address_string", one_line=True, maximum=300) or ""
     address_id = one(data, "address_id") or ""
     if lat is None and not address and not address_id:
-        raise Refused(400, "a location is required: lat and long, address_string or address_id")
-    if len(address) > 300 or len(address_id) > 100:
-        raise Refused(400, "address_string (300) or address_id (100 characters) is too long")
-    description = one(data, "description") or ""
-    if len(description) > MAX_DESCRIPTION:
-        raise Refused(400, f"description is too long (at most {MAX_DESCRIPTION} characters)")
+        raise Refused(400, _("a location is required: lat and long, address_string or address_id"))
+    if len(address_id) > 100:
+        raise Refused(400, too_long("address_id", 100))
+    description = plain_param(data, "description", maximum=MAX_DESCRIPTION) or ""
     try:
         attributes = catalogue.check_attributes(category, attributes_in(data))
     except catalogue.AttributeProblem as exc:
-        raise Refused(400, str(exc)) from None
+        raise Refused(400, *exc.problems) from None
     title = attributes.get("title") if isinstance(attributes.get("title"), str) else ""
     if not title and not description:
         title = category.name
-    media_urls = _media_urls(data)
+    urls = media_urls(data)
     email, device_id, account_id, name, phone = _personal(data)
     now = now or timezone.now()
     label = f"open311 client {api_key.name} ({api_key.prefix})"
@@ -306,7 +373,7 @@ def submit_request(*, api_key, data, now=None):
                     token=secrets.token_urlsafe(18),
                     service_code=category.code,
                     address_id=address_id,
-                    media_urls=media_urls,
+                    media_urls=urls,
                     attributes=attributes,
                     email=email,
                     device_id=device_id,
@@ -316,9 +383,9 @@ def submit_request(*, api_key, data, now=None):
                 ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
                 created = True
     except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            raise Refused(
-                400, *(f"{FIELD_NAMES.get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items())
-            ) from None
-        raise Refused(400, *exc.messages) from None
+        raise refused_by(exc) from None
     return request, created
+
+
+def no_service(code):
+    return _("no service with service_code %(code)s") % {"code": code}

@@ -2,19 +2,24 @@
 (``.xml`` or ``.json``), errors included (``errors/error{code, description}``).
 
 They are public by the standard: GETs return nothing personal and only the published matters (`selectors`);
-POST /requests needs a live API key. Before any work each request passes the body-size limit (413) and the rate
-limit of its client address (429); a POST then the key (403) and the key's rate limit (429).
+POST /requests and POST /servicerequestupdates need a live API key. Before any work each request passes the
+body-size limit (413) and the rate limit of its client address (429); a POST then the key (403) and the key's
+rate limit (429). Error descriptions are in the active language (Chinese by default, English with
+``Accept-Language: en``); the parameter names in them are the standard's.
 """
 
 import functools
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from fengqiao.core.context import request_client_address
-from fengqiao.open311 import catalogue, selectors, services
+from fengqiao.open311 import catalogue, selectors, services, updates
 from fengqiao.open311.formats import errors, render
 from fengqiao.open311.models import ServiceRequest
 from fengqiao.open311.services import Refused
@@ -25,37 +30,78 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def door(*methods):
-    """Wrap an endpoint: method, body size, address rate limit, jurisdiction; `Refused` → the error format."""
+    """Wrap an endpoint: language, method, body size, address rate limit; `Refused` → the error format."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request, fmt, **kwargs):
-            try:
-                if request.method not in methods:
-                    response = errors(fmt, 405, f"{request.method} is not allowed here; use {', '.join(methods)}")
-                    response["Allow"] = ", ".join(methods)
-                    return response
-                _check_size(request)
-                services.check_address(request_client_address(request) or "unknown")
-                return view(request, fmt, **kwargs)
-            except Refused as exc:
-                response = errors(fmt, exc.status, *exc.messages)
-                if exc.status == 429:
-                    response["Retry-After"] = "60"
-                return response
+            return in_language(request, lambda: _guarded(view, methods, request, fmt, **kwargs))
 
         return wrapper
 
     return decorate
 
 
+def in_language(request, answer):
+    """`answer()` made in the client's language (error descriptions, labels): Accept-Language, else Chinese.
+
+    The site's LocaleMiddleware keeps every URL outside the language-prefixed ones in the default language, which
+    suits the pages; an API client cannot choose a URL prefix, so the door reads the header itself."""
+    with translation.override(translation.get_language_from_request(request, check_path=False)):
+        response = answer()
+        response["Content-Language"] = translation.get_language()
+    patch_vary_headers(response, ["Accept-Language"])
+    return response
+
+
+def _guarded(view, methods, request, fmt, **kwargs):
+    """The view's answer, or its refusal in the error format."""
+    try:
+        if request.method not in methods:
+            message = _("%(method)s is not allowed here; use %(allowed)s")
+            response = errors(fmt, 405, message % {"method": request.method, "allowed": ", ".join(methods)})
+            response["Allow"] = ", ".join(methods)
+            return response
+        _check_size(request)
+        services.check_address(request_client_address(request) or "unknown")
+        return view(request, fmt, **kwargs)
+    except (TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig) as exc:
+        return errors(fmt, *_over_limit(exc))
+    except Refused as exc:
+        response = errors(fmt, exc.status, *exc.messages)
+        if exc.status == 429:
+            response["Retry-After"] = "60"
+        return response
+
+
 def _check_size(request):
+    """413 before the body is read when Content-Length is over OPEN311_MAX_BODY_BYTES."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        raise Refused(400, "Content-Length is not a number") from None
+        raise Refused(400, _("the Content-Length header is not a number")) from None
     if length > services.max_body():
-        raise Refused(413, f"the request body is larger than {services.max_body()} bytes")
+        raise Refused(413, too_large(length, services.max_body()))
+
+
+def too_large(size, limit):
+    return _("the request body is %(size)d bytes; at most %(max)d bytes (%(kib)s KiB) are accepted") % {
+        "size": size,
+        "max": limit,
+        "kib": f"{limit / 1024:g}",
+    }
+
+
+def _over_limit(exc):
+    """(status, message) for Django's own limits on what it parses (they hold for query strings too)."""
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, _("too many parameters: at most %(max)d are accepted") % {"max": limit}
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 400, _("too many files: at most %(max)d are accepted") % {"max": limit}
+    limit = min(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or services.max_body(), services.max_body())
+    return 413, _("the request body is larger than %(max)d bytes, the limit") % {"max": limit}
 
 
 def _check_jurisdiction(*sources):
@@ -63,7 +109,7 @@ def _check_jurisdiction(*sources):
     for source in sources:
         given = services.one(source, "jurisdiction_id")
         if given is not None and expected and given != expected:
-            raise Refused(404, f"unknown jurisdiction_id {given}")
+            raise Refused(404, _("unknown jurisdiction_id %(value)s") % {"value": given})
 
 
 def _base_url(request):
@@ -106,7 +152,7 @@ def service_definition(request, fmt, code):
     _check_jurisdiction(request.GET)
     category = catalogue.service(code)
     if category is None:
-        raise Refused(404, f"no service with service_code {code}")
+        raise Refused(404, services.no_service(code))
     return render(fmt, "service_definition", catalogue.definition_body(category))
 
 
@@ -118,20 +164,22 @@ def request_list(request, fmt):
         return _create(request, fmt)
     _check_jurisdiction(request.GET)
     matters, extensions = selectors.find_requests(request.GET)
-    return render(fmt, "service_requests", [selectors.request_body(m, extensions=extensions) for m in matters])
+    return render(fmt, "service_requests", selectors.request_bodies(matters, extensions=extensions))
 
 
-def _create(request, fmt):
-    content_type = request.content_type or ""
-    if content_type not in FORM_TYPES:
-        raise Refused(400, "POST bodies are application/x-www-form-urlencoded")
-    try:
-        data = request.POST
-    except (TooManyFieldsSent, RequestDataTooBig):
-        raise Refused(400, "too many form fields") from None
+def _form(request):
+    """The POST form and its live key (403), within the key's rate limit (429) and the jurisdiction (404)."""
+    if (request.content_type or "") not in FORM_TYPES:
+        raise Refused(400, _("POST bodies are application/x-www-form-urlencoded"))
+    data = request.POST
     api_key = services.authenticate(services.one(data, "api_key") or services.one(request.GET, "api_key"))
     services.check_key(api_key)
     _check_jurisdiction(data, request.GET)
+    return data, api_key
+
+
+def _create(request, fmt):
+    data, api_key = _form(request)
     created, _new = services.submit_request(api_key=api_key, data=data)
     body = {
         "service_request_id": str(created.matter.pk),
@@ -147,7 +195,7 @@ def _create(request, fmt):
 def request_detail(request, fmt, code):
     _check_jurisdiction(request.GET)
     matter, extensions = selectors.one_request(code, request.GET)
-    return render(fmt, "service_requests", [selectors.request_body(matter, extensions=extensions)])
+    return render(fmt, "service_requests", selectors.request_bodies([matter], extensions=extensions))
 
 
 @public("Open311 token: turns a request's token into its id; nothing else")
@@ -157,13 +205,21 @@ def token(request, fmt, token):
     found = ServiceRequest.objects.only("token", "matter_id")
     found = found.filter(token=token, matter__channel__in=selectors.publish_channels()).first()
     if found is None:
-        raise Refused(404, "no request with this token")
+        raise Refused(404, _("no request with this token"))
     return render(fmt, "service_requests", [{"service_request_id": str(found.matter_id), "token": found.token}])
 
 
-@public("Open311 request updates (FixMyStreet): public timeline labels of published matters")
-@door("GET")
+@public(
+    "Open311 request updates (FixMyStreet): GET lists public timeline labels of published matters; POST needs the "
+    "live API key that submitted the request"
+)
+@csrf_exempt
+@door("GET", "POST")
 def request_updates(request, fmt):
+    if request.method == "POST":
+        data, api_key = _form(request)
+        update, _new = updates.post_update(api_key=api_key, data=data)
+        return render(fmt, "service_request_updates", [{"update_id": str(update.event_id)}])
     _check_jurisdiction(request.GET)
     return render(fmt, "service_request_updates", selectors.updates(request.GET))
 
@@ -171,4 +227,4 @@ def request_updates(request, fmt):
 @public("answers an unknown Open311 URL with 404 in the standard error format")
 def not_found(request, rest=""):
     fmt = "json" if rest.endswith(".json") else "xml"
-    return errors(fmt, 404, "no such Open311 endpoint; see discovery.xml")
+    return in_language(request, lambda: errors(fmt, 404, _("no such Open311 endpoint; see discovery.xml")))

@@ -80,13 +80,22 @@ def both_towns():
 
     from fengqiao.matters import services as matters
     from fengqiao.open311 import services as open311
-    from fengqiao.open311.models import ServiceRequest
+    from fengqiao.open311.models import ServiceRequest, ServiceRequestUpdate
 
     api_key, _raw = open311.create_key(actor="test", name="scope-test")
     for n, area in enumerate((village, other_village)):
         matter, _created = matters.submit(actor="test", channel="12345", title="路灯坏了", area=area)
-        ServiceRequest.objects.create(
+        request = ServiceRequest.objects.create(
             matter=matter, api_key=api_key, token=f"scope-{n}", service_code="T-x", received_at=timezone.now()
+        )
+        ServiceRequestUpdate.objects.create(
+            request=request,
+            api_key=api_key,
+            update_id=f"scope-{n}",
+            event=matter.events.get(),
+            status="OPEN",
+            client_updated_at=request.received_at,
+            received_at=request.received_at,
         )
     return w
 

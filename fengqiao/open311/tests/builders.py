@@ -5,7 +5,7 @@ from django.http import QueryDict
 from fengqiao.departments.tests.builders import make_category
 from fengqiao.matters.tests.builders import GRID_POINT, matter_world
 from fengqiao.open311 import services
-from fengqiao.open311.models import ServiceAttribute
+from fengqiao.open311.models import ServiceAttribute, ServiceRequestUpdate
 
 BASE = "/open311/v2"
 
@@ -60,8 +60,19 @@ def post_request(w, **fields):
 
 
 def one_of_each(root, category):
-    """A row of every Open311 model (the admin test's world): a key, an attribute of `category`, a request."""
+    """A row of every Open311 model (the admin test's world): a key, an attribute of `category`, a request and an
+    update of it (written directly: the admin pages only show it; `updates.post_update` is tested on its own)."""
     api_key, _key = services.create_key(actor=root, name="admin-world")
     ServiceAttribute.objects.create(category=category, code="kind", datatype="string", description="说明")
     data = form(service_code=category.code, lat=23.705, long=113.505, description="路灯不亮", email="a@example.org")
-    services.submit_request(api_key=api_key, data=data)
+    request, _created = services.submit_request(api_key=api_key, data=data)
+    ServiceRequestUpdate.objects.create(
+        request=request,
+        api_key=api_key,
+        update_id="fms-1",
+        event=request.matter.events.get(),
+        status="OPEN",
+        client_updated_at=request.received_at,
+        author_name="欧阳娜娜",
+        received_at=request.received_at,
+    )

@@ -128,7 +128,9 @@ BAD = [
     ("no location", lambda w: {"lat": "", "long": ""}, 400, "location"),
     ("lat without long", lambda w: {"long": ""}, 400, "both lat and long"),
     ("lat not a number", lambda w: {"lat": "north"}, 400, "numbers"),
-    ("lat out of range", lambda w: {"lat": "123"}, 400, "lat/long"),
+    ("lat out of range", lambda w: {"lat": "123"}, 400, "from -90 to 90"),
+    ("lat and long swapped", lambda w: {"lat": "80.1", "long": "40.2"}, 400, "swapped"),  # Kashgar
+    ("outside China", lambda w: {"lat": "51.5", "long": "-0.12"}, 400, "outside China"),
     ("missing required attribute", lambda w: {"service_code": "E-waste"}, 400, "attribute[kind]"),
     ("unknown list key", lambda w: {"service_code": "E-waste", "attribute[kind]": "gold"}, 400, "gold"),
     ("not a number", lambda w: {"attribute[count]": "many"}, 400, "attribute[count]"),
@@ -148,7 +150,7 @@ def test_bad_input_is_refused_in_the_error_format_and_writes_nothing(
     settings.OPEN311_JURISDICTION_ID = "fengqiao.example.org"
     fields = fms_fields(w) | change(w)
     before = written()
-    answer = post(client, fmt, fields)
+    answer = post(client, fmt, fields, HTTP_ACCEPT_LANGUAGE="en")
     assert answer.status_code == status, answer.content.decode()
     body = (check_xml if fmt == "xml" else check_json)(answer, schemas, "errors.json")
     assert body[0]["code"] == status and words in " ".join(e["description"] for e in body), body

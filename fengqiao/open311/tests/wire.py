@@ -6,7 +6,8 @@ same structure by the Spark convention (a list element such as ``services`` hold
 its text, typed by what the schema says the field is: a boolean, an integer or a number) and validated with the
 same schema; it must also carry exactly the JSON's content (XML leaves out what JSON has as null).
 
-The bodies the official folder has no schema for (discovery, errors, FixMyStreet's request updates) are checked
+The bodies the official folder has no schema for (discovery, errors, FixMyStreet's request updates and the answer
+to a posted update) are checked
 with the small schemas below, written from ../shared/docs/open311.md.
 """
 
@@ -110,6 +111,17 @@ LOCAL = {
                 "media_url": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "null"}]},
                 "external_status_code": NULLABLE_STRING,
             },
+        },
+    },
+    "update-posted.json": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1,
+        "items": {
+            "type": "object",
+            "required": ["update_id"],
+            "additionalProperties": False,
+            "properties": {"update_id": {"type": "string", "minLength": 1}},
         },
     },
     "token.json": {
@@ -221,6 +233,7 @@ ROOTS = {
     "errors.json": "errors",
     "updates.json": "service_request_updates",
     "token.json": "service_requests",
+    "update-posted.json": "service_request_updates",
 }
 
 
@@ -240,10 +253,10 @@ def check_xml(response, schemas, name):
     return body
 
 
-def both(client, schemas, url, name, params=None, status=200):
+def both(client, schemas, url, name, params=None, status=200, **headers):
     """GET `url` + .json and .xml; both valid and with the same content; returns the JSON body."""
-    answer_json = client.get(f"{url}.json", params or {})
-    answer_xml = client.get(f"{url}.xml", params or {})
+    answer_json = client.get(f"{url}.json", params or {}, **headers)
+    answer_xml = client.get(f"{url}.xml", params or {}, **headers)
     assert answer_json.status_code == status, answer_json.content[:500]
     assert answer_xml.status_code == status, answer_xml.content[:500]
     body = check_json(answer_json, schemas, name)
