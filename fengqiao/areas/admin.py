@@ -10,9 +10,9 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
-from fengqiao.areas import grids, services
+from fengqiao.areas import addresses, grids, services
 from fengqiao.areas.codes import CodeError, check_parent, level_of
-from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid, GridLayer
+from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid, GridLayer, StandardAddress
 from fengqiao.audit.admin import AuditedModelAdmin, ServiceModelAdmin, adopt
 
 
@@ -300,3 +300,34 @@ class GridAdmin(ScopedAdminMixin, ServiceModelAdmin):
     @admin.display(description=_("bounding box"))
     def bbox_display(self, obj):
         return bbox_display(obj)
+
+
+@admin.register(StandardAddress)
+class StandardAddressAdmin(ScopedAdminMixin, AuditedModelAdmin):
+    """Standard addresses come from `fengqiao import-addresses` (which locates their grids); here they are looked
+    up, located again after the grids changed, or deleted (with an audit event)."""
+
+    admin_scope_path = "area__path"
+    list_display = ["address", "key", "area", "grid", "lon", "lat", "source", "updated_at"]
+    list_filter = ["source", "area__level"]
+    search_fields = ["address", "normalised", "area__code", "area__name", "grid__code"]
+    list_select_related = ["area", "grid"]
+    show_full_result_count = False
+    actions = ["relocate"]
+    fields = ["address", "normalised", "key", "lon", "lat", "area", "grid", "source", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # imported with their points (addresses.import_address_file)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_relocate_permission(self, request):
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description=_("Locate the selected addresses in the grids again"), permissions=["relocate"])
+    def relocate(self, request, queryset):
+        changed = addresses.relocate_addresses(actor=request.user, addresses=queryset)
+        self.message_user(request, _("%(count)d addresses moved to another grid or area.") % {"count": changed})

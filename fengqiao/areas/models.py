@@ -208,3 +208,42 @@ class Grid(GeometryModel, TimeStampedModel):
 
     def __str__(self):
         return f"{self.name} ({self.code})"
+
+
+class StandardAddress(TimeStampedModel):
+    """A standard address (标准地址): an address text, its building point and the grid the point lies in.
+
+    Written only by `addresses.import_address_file` (and relocated by `addresses.relocate_addresses`); the
+    resolver matches `key` in free text to give a hotline address its grid (ADR 0018)."""
+
+    address = models.CharField(_("address"), max_length=200)
+    normalised = models.CharField(
+        _("normalised address"),
+        max_length=200,
+        unique=True,
+        help_text=_("half-width, without spaces or punctuation; one row per normalised address"),
+    )
+    key = models.CharField(
+        _("matching key"), max_length=200, db_index=True, help_text=_("the normalised text after the division names")
+    )
+    lon = models.FloatField(_("longitude"))
+    lat = models.FloatField(_("latitude"))
+    area = models.ForeignKey(Area, verbose_name=_("area"), on_delete=models.PROTECT, related_name="standard_addresses")
+    grid = models.ForeignKey(
+        Grid,
+        verbose_name=_("grid"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="standard_addresses",
+        help_text=_("the grid containing the point when it was imported or relocated"),
+    )
+    source = models.CharField(_("source"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("standard address")
+        verbose_name_plural = _("standard addresses")
+        ordering = ["normalised"]
+
+    def __str__(self):
+        return self.address

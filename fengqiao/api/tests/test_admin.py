@@ -40,6 +40,10 @@ def world(db, settings, tmp_path):
     DivisionEdition.objects.create(label="2024", valid_from=timezone.localdate(), counts={"created": 1})
     make_boundary(chain["town"], square(113.5, 23.7))
     grid = make_grid(chain["village"], "G01", square(113.5, 23.7))
+    from fengqiao.areas.models import StandardAddress
+
+    point = {"lon": 113.505, "lat": 23.705, "area": chain["village"], "grid": grid}
+    StandardAddress.objects.create(address="汤塘村一号", normalised="汤塘村一号", key="一号", **point)
     member = make_user("grid-member")
     grant_area_role(actor="test", user=member, area=chain["village"], role=Role.GRID_MEMBER)
     assign_grid(actor="test", user=member, grid=grid, member_kind=MemberKind.FULL_TIME)

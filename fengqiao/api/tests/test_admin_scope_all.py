@@ -70,6 +70,11 @@ def both_towns():
     people.create_building(actor="test", area=other_village, address="另一村一号")
     people.create_place(actor="test", area=other_village, kind="shop", name="另一村小卖部")
     people.create_organisation(actor="test", area=other_village, kind="volunteer", name="另一村志愿队")
+    from fengqiao.areas.models import StandardAddress
+
+    for n, (area, grid) in enumerate(((village, w["grid"]), (other_village, Grid.objects.get(code="G02")))):
+        point = {"lon": 113.7, "lat": 23.7, "area": area, "grid": grid}
+        StandardAddress.objects.create(address=f"标准地址{n}号", normalised=f"标准地址{n}", key=f"地址{n}", **point)
     people.create_special_care(actor="test", person=there, category="left_behind_elderly")
     here_too = make_person(village, name="王五", id_number=id_number("44010619900101122"), phone="13900002222")
     there_too = make_person(other_village, name="赵六", id_number=id_number("44010619900101123"), phone="")
