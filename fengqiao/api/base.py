@@ -42,6 +42,7 @@ from fengqiao.areas.models import Area
 # `scope_path` of a viewset that has not said how its rows are scoped: using it is a configuration error.
 UNDECLARED = object()
 
+
 class ModelPermissions(DjangoModelPermissions):
     """DRF's model permissions, taking the model from the viewset's declared ``queryset``: DRF would build the
     scoped queryset (`get_queryset`) on every request only to read its model."""

@@ -16,7 +16,8 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -880,6 +881,7 @@ def perform(matter, action, *, actor, reason="", payload=None, scope=None, via_t
             deadlines.stop_clocks(locked, transition.stop, now=step.now)
         for stage in transition.start:
             deadlines.start_clock(locked, stage, now=step.now)
+        count_responses(step)
         _apply_state(step, before, after)
         event = MatterEvent.objects.create(
             matter=locked,
@@ -942,6 +944,78 @@ def _apply_state(step, before, after):
     refresh_warning(step)
     if step.matter_fields:
         matter.save(update_fields=sorted(step.matter_fields | {"updated_at"}))
+
+
+def count_responses(step):
+    """Keep the matter's response-rate counters (``Matter.response_*``, read by `matters.stats`) true to its lead
+    dispatches that carry an acknowledgement deadline: recounted from those rows (one index-only query) in the
+    transaction of every step, so no step that adds, acknowledges, ends or reopens a dispatch, or changes the
+    lead department, can leave them behind.
+
+    ``response_due``: acknowledged (at any time) or ended unacknowledged after the deadline; ``response_in_time``:
+    acknowledged at or before it; ``response_pending_due``: the deadline of the one awaiting acknowledgement
+    (the statistics count it as due once it has passed; the engine keeps at most one lead dispatch active);
+    ``response_elsewhere``: one of these went to another unit than the current lead department. A dispatch ended
+    unacknowledged before its deadline was never late and is not counted."""
+    matter = step.matter
+    due = in_time = 0
+    pending = None
+    elsewhere = False
+    rows = Dispatch.objects.filter(matter=matter, role=Dispatch.Role.LEAD, acknowledge_due__isnull=False)
+    for department_id, deadline, acknowledged, ended in rows.values_list(
+        "department_id", "acknowledge_due", "acknowledged_at", "ended_at"
+    ):
+        if acknowledged is not None:
+            due += 1
+            in_time += acknowledged <= deadline
+        elif ended is None:
+            pending = deadline if pending is None else min(pending, deadline)
+        elif deadline < ended:
+            due += 1
+        else:
+            continue  # ended unacknowledged before its deadline (returned, withdrawn): never late
+        elsewhere |= department_id != matter.department_id
+    counts = {
+        "response_due": due,
+        "response_in_time": in_time,
+        "response_pending_due": pending,
+        "response_elsewhere": elsewhere,
+    }
+    changed = {name: value for name, value in counts.items() if getattr(matter, name) != value}
+    if changed:
+        step.set(**changed)
+
+
+def recount_responses(matters=None, *, using=None):
+    """Set the response-rate counters of `matters` (a queryset; every matter by default) from their dispatches in
+    one UPDATE: what `count_responses` keeps step by step, for rows written without the engine (the bench's
+    generated matters). Migration 0008 filled the existing rows the same way."""
+    matters = Matter.objects.using(using).all() if matters is None else matters
+    leads = Dispatch.objects.using(using).filter(
+        matter=OuterRef("pk"), role=Dispatch.Role.LEAD, acknowledge_due__isnull=False
+    )
+    acknowledged = Q(acknowledged_at__isnull=False)
+    ended_late = Q(acknowledged_at__isnull=True, ended_at__isnull=False, acknowledge_due__lt=F("ended_at"))
+    pending = Q(acknowledged_at__isnull=True, ended_at__isnull=True)
+    other_unit = (
+        Q(department__isnull=True, matter__department__isnull=False)
+        | Q(department__isnull=False, matter__department__isnull=True)
+        | Q(department__lt=F("matter__department"))
+        | Q(department__gt=F("matter__department"))
+    )
+
+    def count(condition):
+        rows = leads.filter(condition).order_by().values("matter").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(rows), 0)
+
+    first_pending = leads.filter(pending).order_by().values("matter").annotate(due=Min("acknowledge_due"))
+    # A matter without such dispatches keeps its defaults (nothing to count).
+    return matters.filter(Exists(leads)).update(
+        response_due=count(acknowledged | ended_late),
+        response_in_time=count(Q(acknowledged_at__lte=F("acknowledge_due"))),
+        response_pending_due=Subquery(first_pending.values("due")),
+        response_elsewhere=Exists(leads.filter(acknowledged | ended_late | pending).filter(other_unit)),
+    )
 
 
 def _end_supervisions(step):

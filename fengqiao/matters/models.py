@@ -183,6 +183,17 @@ class Matter(TimeStampedModel):
     warning = models.CharField(_("warning"), max_length=6, blank=True, db_index=True)
     was_overdue = models.BooleanField(_("was overdue"), default=False)
     handled_on_time = models.BooleanField(_("handled on time"), null=True, blank=True)
+    # The response rate (响应率) of its lead dispatches with an acknowledgement deadline, kept by the engine in the
+    # transaction of every step (`engine.count_responses`), so the statistics need not join the dispatches:
+    # due for good (acknowledged, or ended unacknowledged after the deadline), acknowledged in time, the deadline
+    # of the one awaiting acknowledgement (due once it passes), and whether any of these went to another unit
+    # than the current lead (grouping by department then counts those for the unit they went to).
+    response_due = models.PositiveIntegerField(_("lead dispatches due"), default=0, editable=False)
+    response_in_time = models.PositiveIntegerField(_("lead dispatches acknowledged in time"), default=0, editable=False)
+    response_pending_due = models.DateTimeField(
+        _("pending lead dispatch to acknowledge by"), null=True, blank=True, editable=False
+    )
+    response_elsewhere = models.BooleanField(_("lead dispatches to other units"), default=False, editable=False)
     supervised = models.BooleanField(_("supervised"), default=False)
     provisional_deadline = models.BooleanField(
         _("provisional deadline"), default=False, help_text=_("a deadline ran into a year the holiday calendar lacks")
@@ -219,9 +230,16 @@ class Matter(TimeStampedModel):
                 fields=[
                     *("area", "submitted_at", "state", "rating", "warning", "solved_level", "handled_on_time"),
                     *("solved_on_spot", "was_overdue", "accepted_at", "handled_at"),
+                    *("response_due", "response_in_time", "response_pending_due"),
                     *("grid", "department", "category", "handling_area", "workflow"),
                 ],
                 name="matter_stats",
+            ),
+            # The few matters whose lead dispatches went to several units (statistics grouped by department).
+            models.Index(
+                fields=["area", "submitted_at", "department", "workflow"],
+                condition=models.Q(response_elsewhere=True),
+                name="matter_response_elsewhere",
             ),
             models.Index(fields=["state", "submitted_at"]),
             models.Index(fields=["department", "submitted_at"]),

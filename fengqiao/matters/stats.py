@@ -30,7 +30,7 @@ adjacent periods add up.
 
   A matter dispatched three times (returns, transfers) has three lead dispatches. Grouped by department, a
   dispatch counts for the department it went to; the other figures count for the matter's current lead
-  department.
+  department. (The engine keeps at most one lead dispatch active, so at most one is pending at a time.)
 * ``solve_rate`` (解决率) = ``handled`` / ``accepted``: a reopened matter that is not handled again counts as
   unsolved.
 * ``satisfaction_rate`` (满意率) = (``satisfied`` + ``basically_satisfied``) / ``rated``. ``rated`` counts
@@ -53,12 +53,16 @@ of the centre that owns the matter now), ``day``, ``week`` (ISO weeks from Monda
 of the user's areas (the whole tree for an unrestricted user). A user with no current area sees only zeros.
 
 **How it is fast.** No rollup table: live queries, so the figures are never stale. One GROUP BY over the
-matters (and one over their lead dispatches, for the response rate), grouped by a raw column (area, grid,
-department, category, handling area, local day) and folded in Python into the requested groups (child areas,
-levels, first-level categories, weeks, months: small tables), so the database never joins the area tree per row.
-The areas are an ``area_id IN (subtree)`` condition that the (area, submitted_at) indexes answer; the covering
-indexes of `bench_stats.stats_indexes` make SQLite read the index alone. ``fengqiao bench stats`` measures it
-(ADR 0013, amendment "Statistics").
+matters, grouped by a raw column (area, grid, department, category, handling area, local day) and folded in
+Python into the requested groups (child areas, levels, first-level categories, weeks, months: small tables), so
+the database never joins the area tree per row. The areas are an ``area_id IN (subtree)`` condition that the
+(area, submitted_at) indexes answer; the covering index ``matter_stats`` makes SQLite read the index alone.
+The response rate needs no join to the dispatches: the engine keeps two counters and a deadline on the matter
+(``response_due``, ``response_in_time``, ``response_pending_due``; `engine.count_responses`) in the
+transaction of every step, so they are as current as the rows they count, and a pending dispatch turns due by
+comparing its deadline with ``now`` in the query (no sweep involved). Grouped by department, the dispatches of
+the few matters that had another lead unit before (``response_elsewhere``, a partial index) are read to count
+them for the unit they went to. ``fengqiao bench stats`` measures it (ADR 0013, amendment "Statistics").
 """
 
 import dataclasses
@@ -66,7 +70,7 @@ import datetime
 from collections import defaultdict
 
 from django.db import connections
-from django.db.models import Count, DateField, F, Func, Q, Value
+from django.db.models import Count, DateField, F, Func, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -243,53 +247,63 @@ def _area_condition(roots, prefix=""):
     return Q(**{f"{prefix}area_id__in": Area.objects.filter(paths).values("pk")})
 
 
-def _matter_aggregates():
-    """One COUNT per figure, each reading as few columns as it can: SQLite pays per column read and per
+def _count(condition=None):
+    """COUNT(1) FILTER (WHERE condition): a constant reads no column (COUNT(id) costs SQLite ~5 ms per million
+    rows and aggregate to read the id), and Django refuses COUNT(*) with a filter."""
+    return Count(Value(1), filter=condition)
+
+
+def _matter_aggregates(now):
+    """One aggregate per figure, each reading as few columns as it can: SQLite pays per column read and per
     aggregate (bench: ~0.05 µs each per row). `open` and `rated` are derived in Python (`figures`).
 
     These rely on the engine keeping ``handled_on_time``, ``solved_level`` and ``solved_on_spot`` set only
     while ``handled_at`` is (`engine._solved` sets them together; rejecting a result and reopening clear them
-    together) and ``warning`` blank on closed, declined and merged matters (`engine._apply_state`, the sweep)."""
+    together), ``warning`` blank on closed, declined and merged matters (`engine._apply_state`, the sweep) and
+    the ``response_*`` counters true to the lead dispatches (`engine.count_responses`, in every step): the
+    response rate is their sum, plus the dispatch awaiting acknowledgement once its deadline has passed."""
     counts = {
-        "received": Count("pk"),
-        "accepted": Count("pk", filter=Q(accepted_at__isnull=False) & ~Q(state=MERGED)),
-        "terminal": Count("pk", filter=Q(state__in=sorted(get_workflow("matter").terminal()))),
-        "declined": Count("pk", filter=Q(state=DECLINED)),
-        "merged": Count("pk", filter=Q(state=MERGED)),
+        "received": _count(),
+        "accepted": _count(Q(accepted_at__isnull=False) & ~Q(state=MERGED)),
+        "terminal": _count(Q(state__in=sorted(get_workflow("matter").terminal()))),
+        "declined": _count(Q(state=DECLINED)),
+        "merged": _count(Q(state=MERGED)),
         "handled": Count("handled_at"),
-        "handled_on_time": Count("pk", filter=Q(handled_on_time=True)),
-        "solved_on_spot": Count("pk", filter=Q(solved_on_spot=True)),
-        "satisfied": Count("pk", filter=Q(rating=Rating.SATISFIED)),
-        "basically_satisfied": Count("pk", filter=Q(rating=Rating.BASICALLY)),
-        "unsatisfied": Count("pk", filter=Q(rating=Rating.UNSATISFIED)),
-        "overdue": Count("pk", filter=Q(was_overdue=True)),
-        "yellow": Count("pk", filter=Q(warning="yellow")),
-        "red": Count("pk", filter=Q(warning="red")),
+        "handled_on_time": _count(Q(handled_on_time=True)),
+        "solved_on_spot": _count(Q(solved_on_spot=True)),
+        "satisfied": _count(Q(rating=Rating.SATISFIED)),
+        "basically_satisfied": _count(Q(rating=Rating.BASICALLY)),
+        "unsatisfied": _count(Q(rating=Rating.UNSATISFIED)),
+        "overdue": _count(Q(was_overdue=True)),
+        "yellow": _count(Q(warning="yellow")),
+        "red": _count(Q(warning="red")),
+        "dispatches_due": Coalesce(Sum("response_due"), 0) + _count(Q(response_pending_due__lt=now)),
+        "dispatches_in_time": Coalesce(Sum("response_in_time"), 0),
     }
     for key in SOLVED_LEVELS:
         levels = sorted(int(level) for level, name in LEVEL_KEYS.items() if name == key)
         condition = Q(solved_level=levels[0]) if len(levels) == 1 else Q(solved_level__gte=levels[0])
-        counts[f"solved_{key}"] = Count("pk", filter=condition)
+        counts[f"solved_{key}"] = _count(condition)
     return counts
 
 
-def _dispatch_aggregates(now):
-    """The response-rate counts of lead dispatches (see the module docstring)."""
-    acknowledged = Q(acknowledged_at__isnull=False)
-    late_unacknowledged = Q(acknowledged_at__isnull=True) & Q(acknowledge_due__lt=Coalesce("ended_at", Value(now)))
+def _response_conditions(now):
+    """When a lead dispatch counts as due and as in time, by the definition (see the module docstring): what the
+    matter's ``response_*`` counters hold, plus a pending one once its deadline has passed."""
+    late_unacknowledged = Q(acknowledged_at__isnull=True, acknowledge_due__lt=Coalesce("ended_at", Value(now)))
     return {
-        "dispatches_due": Count("pk", filter=acknowledged | late_unacknowledged),
-        "dispatches_in_time": Count("pk", filter=Q(acknowledged_at__lte=F("acknowledge_due"))),
+        "dispatches_due": Q(acknowledged_at__isnull=False) | late_unacknowledged,
+        "dispatches_in_time": Q(acknowledged_at__lte=F("acknowledge_due")),
     }
 
 
-# Per group_by: the raw column grouped in SQL, for the matters and for their lead dispatches.
+# Per group_by: the raw column grouped in SQL.
 RAW_KEYS = {
-    "area": ("area_id", "matter__area_id"),
-    "grid": ("grid_id", "matter__grid_id"),
-    "department": ("department_id", "department_id"),
-    "category": ("category_id", "matter__category_id"),
-    "level": ("handling_area_id", "matter__handling_area_id"),
+    "area": "area_id",
+    "grid": "grid_id",
+    "department": "department_id",
+    "category": "category_id",
+    "level": "handling_area_id",
 }
 
 
@@ -305,35 +319,44 @@ def _grouped(queryset, aggregates, key):
 
 
 def raw_counts(query, roots, *, now, using=None):
-    """The SQL part: ({raw key: {count: n}}) for the matters of the query in the subtrees `roots`."""
+    """The SQL part: ({raw key: {count: n}}) for the matters of the query in the subtrees `roots`: one GROUP BY
+    over the matters, and by department one more over the lead dispatches of the few matters that had several
+    lead units (`_dispatches_elsewhere`)."""
     start, end = _bounds(query)
     matters = Matter.objects.using(using).filter(_area_condition(roots), submitted_at__gte=start, submitted_at__lt=end)
-    dispatches = Dispatch.objects.using(using).filter(
-        _area_condition(roots, "matter__"),
-        matter__submitted_at__gte=start,
-        matter__submitted_at__lt=end,
-        role=Dispatch.Role.LEAD,
-        acknowledge_due__isnull=False,
-    )
     if len(WORKFLOWS) > 1:
         # While "matter" is the only workflow every row has it, and the filter would only lead SQLite's planner
         # (no table statistics) to the single-column workflow index instead of (area, submitted_at).
         matters = matters.filter(workflow=query.workflow)
-        dispatches = dispatches.filter(matter__workflow=query.workflow)
     if query.group_by in RAW_KEYS:
-        matter_key, dispatch_key = RAW_KEYS[query.group_by]
+        key = RAW_KEYS[query.group_by]
     elif query.group_by is not None:  # day, week, month: by local day, folded later
-        vendor = connections[matters.db].vendor
-        matter_key = local_date("submitted_at", query, vendor)
-        dispatch_key = local_date("matter__submitted_at", query, vendor)
+        key = local_date("submitted_at", query, connections[matters.db].vendor)
     else:
-        matter_key = dispatch_key = None
-    out = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
-    for key, row in _grouped(matters, _matter_aggregates(), matter_key):
-        out[key].update(row)
-    for key, row in _grouped(dispatches, _dispatch_aggregates(now), dispatch_key):
-        out[key].update(row)
+        key = None
+    out = defaultdict(_empty)
+    for raw_key, row in _grouped(matters, _matter_aggregates(now), key):
+        out[raw_key].update(row)
+    if query.group_by == "department":
+        _dispatches_elsewhere(out, matters, now)
     return out
+
+
+def _dispatches_elsewhere(out, matters, now):
+    """By department, a lead dispatch counts for the department it went to, but the matter's counters count for
+    its current lead department. For the few matters whose counted lead dispatches went to other units too
+    (``response_elsewhere``, found by a partial index), move the counts of those dispatches, by the definition,
+    from the lead department to the unit they went to."""
+    dispatches = Dispatch.objects.using(matters.db).filter(
+        matter__in=matters.filter(response_elsewhere=True), role=Dispatch.Role.LEAD, acknowledge_due__isnull=False
+    )
+    counts = {name: _count(condition) for name, condition in _response_conditions(now).items()}
+    for row in dispatches.values("matter__department_id", "department_id").annotate(**counts).order_by():
+        lead, went_to = row.pop("matter__department_id"), row.pop("department_id")
+        if lead != went_to:
+            for name, n in row.items():
+                out[lead][name] -= n
+                out[went_to][name] += n
 
 
 # ---------------------------------------------------------------------------------------------- folding

@@ -2,8 +2,12 @@
 denominators, each group_by, scoping (another town's staff cannot see this town) and bad parameters."""
 
 import datetime
+import importlib
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from django.utils import timezone, translation
 
 from fengqiao.accounts.models import Role
@@ -11,7 +15,7 @@ from fengqiao.accounts.scope import Scope
 from fengqiao.api.tests.helpers import client_for
 from fengqiao.matters import stats
 from fengqiao.matters.engine import perform
-from fengqiao.matters.models import Clock, Matter
+from fengqiao.matters.models import Clock, Dispatch, Matter
 from fengqiao.matters.stats import OutOfScope, StatsError, StatsQuery, matter_stats, parse_query
 from fengqiao.matters.sweep import sweep
 from fengqiao.matters.tests.builders import CENTRE_PERMS, add_evidence, staff, submit
@@ -312,9 +316,168 @@ def test_grouping_by_grid_needs_a_county_or_lower(w, loop):
     assert county.status_code == 200
 
 
-def test_the_figures_are_two_queries_plus_the_names(w, loop, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):  # matters, lead dispatches, the grids' names
+def test_the_figures_are_one_query_plus_the_names(w, loop, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):  # the matters, the grids' names
         matter_stats(town_query(w, group_by="grid"), scope=everything())
+    # The matters, the lead dispatches of those that went to several units, the departments' names.
+    with django_assert_max_num_queries(3):
+        matter_stats(town_query(w, group_by="department"), scope=everything())
+
+
+# --- the response rate: the counters on the matter against the dispatches, one by one ----------------------
+
+
+def counters(matter):
+    row = Matter.objects.get(pk=matter.pk)
+    return (row.response_due, row.response_in_time, row.response_pending_due, row.response_elsewhere)
+
+
+def counters_by_definition(matter):
+    """The response counters of one matter from its lead dispatches with a deadline, in Python."""
+    lead_department = Matter.objects.get(pk=matter.pk).department_id
+    due = in_time = 0
+    pending, units = [], set()
+    for d in Dispatch.objects.filter(matter=matter, role="lead", acknowledge_due__isnull=False):
+        if d.acknowledged_at is None and d.ended_at is None:
+            pending.append(d.acknowledge_due)  # due later, when the deadline passes
+        elif d.acknowledged_at is not None or d.acknowledge_due < d.ended_at:
+            due += 1
+            in_time += d.acknowledged_at is not None and d.acknowledged_at <= d.acknowledge_due
+        else:
+            continue  # ended unacknowledged before its deadline: never late
+        units.add(d.department_id)
+    assert len(pending) <= 1  # the engine keeps one lead dispatch active at most
+    return (due, in_time, pending[0] if pending else None, bool(units - {lead_department}))
+
+
+@pytest.fixture
+def tangled(w, loop):
+    """Besides the eight of `loop`, lead dispatches that end every way, to other units and back (the counters are
+    checked after every step):
+
+    R  dispatched to the county bureau, returned unacknowledged after its deadline, dispatched to the town office
+    S  dispatched to the county bureau, returned unacknowledged after its deadline (no lead unit now)
+    T  dispatched to the county bureau, withdrawn unacknowledged after its deadline by a transfer to the town
+       office, which acknowledges in time
+    U  dispatched to the town office, acknowledged, transferred to the county bureau, pending (not yet due)
+    P  dispatched to the grid member (no department), pending: due once its deadline has passed
+    O  handled by the county bureau, reopened, dispatched to the town office, which acknowledges late
+    V  handled, its result rejected at verification, handled again (the same dispatch)
+    """
+    t0 = timezone.now()
+    m = {key: submit(w, title=f"事项{key}") for key in "RSTUPOV"}
+
+    def act(key, action, actor, hours, **payload):
+        perform(m[key], action, actor=w[actor], payload=payload, now=t0 + hours * H)
+        assert counters(m[key]) == counters_by_definition(m[key]), (key, action)
+
+    def to(*departments):
+        return [{"department": w[d].pk} for d in departments]
+
+    for key in m:
+        act(key, "accept", "centre", 0)
+    returned = {"reason": "不属本部门职责"}
+    act("R", "dispatch", "centre", 0, targets=to("dept"))
+    act("R", "return", "worker", 30, **returned)
+    act("R", "dispatch", "centre", 31, targets=to("town_dept"))
+    act("S", "dispatch", "centre", 0, targets=to("dept"))
+    act("S", "return", "worker", 30, **returned)
+    act("T", "dispatch", "centre", 0, targets=to("dept"))
+    act("T", "transfer", "centre", 48, targets=to("town_dept"), reason="属镇职责")
+    act("T", "acknowledge", "town_worker", 49)
+    act("U", "dispatch", "centre", 0, targets=to("town_dept"))
+    act("U", "acknowledge", "town_worker", 1)
+    act("U", "transfer", "centre", 2, targets=to("dept"), reason="需县级部门")
+    act("P", "dispatch", "centre", 0, targets=[{"assignee": w["gridder"].pk}])
+    act("O", "dispatch", "centre", 0, targets=to("dept"))
+    act("O", "acknowledge", "worker", 1)
+    act("O", "handle", "worker", 2, result="已修复")
+    act("O", "verify", "centre", 3)
+    act("O", "reply", "centre", 3, reply="已办结")
+    act("O", "reopen", "citizen", 4, reason="没修好")
+    act("O", "dispatch", "centre", 5, targets=to("town_dept"))
+    act("O", "acknowledge", "town_worker", 72)
+    act("V", "dispatch", "centre", 0, targets=to("dept"))
+    act("V", "acknowledge", "worker", 1)
+    act("V", "handle", "worker", 2, result="已修复")
+    act("V", "reject_result", "centre", 3, reason="现场未修复")
+    act("V", "handle", "worker", 4, result="已修复")
+    for matter in loop.values():
+        assert counters(matter) == counters_by_definition(matter)
+    return loop | m
+
+
+def by_definition(w, now, key):
+    """{key: (due, in time)} straight from the definition, one lead dispatch at a time, in Python: `key(dispatch)`
+    is its group (by department: the unit it went to)."""
+    out = {}
+    for d in Dispatch.objects.filter(
+        role="lead", matter__area__path__startswith=w["chain"]["town"].path
+    ).select_related("matter__handling_area"):
+        if d.acknowledge_due is None:
+            continue  # the grid member's own record of an on-the-spot solution
+        acknowledged = d.acknowledged_at is not None
+        due = acknowledged or d.acknowledge_due < (d.ended_at or now)
+        in_time = acknowledged and d.acknowledged_at <= d.acknowledge_due
+        counts = out.setdefault(key(d), [0, 0])
+        counts[0] += due
+        counts[1] += in_time
+    return {k: tuple(v) for k, v in out.items() if v != [0, 0]}
+
+
+def published(report, key="key"):
+    groups = report["groups"] if "groups" in report else [report["total"] | {key: None}]
+    counts = {g[key]: (g["dispatches_due"], g["dispatches_in_time"]) for g in groups}
+    return {k: v for k, v in counts.items() if v != (0, 0)}
+
+
+@pytest.mark.parametrize("days_later", [0, 1, 3, 60])
+def test_the_response_rate_equals_its_definition_dispatch_by_dispatch(w, tangled, days_later):
+    now = timezone.now() + days_later * D
+    level_of = {4: "town", 3: "county"}
+    groupings = {
+        None: lambda d: None,
+        "department": lambda d: d.department_id,  # the unit it went to, not the matter's lead now
+        "grid": lambda d: d.matter.grid_id,
+        "level": lambda d: level_of[d.matter.handling_area.level],
+        "day": lambda d: timezone.localdate(d.matter.submitted_at).isoformat(),
+    }
+    for group_by, key in groupings.items():
+        report = matter_stats(town_query(w, group_by=group_by), scope=everything(), now=now)
+        assert published(report) == by_definition(w, now, key), group_by
+
+
+def test_by_department_a_dispatch_counts_for_the_unit_it_went_to(w, tangled):
+    later = timezone.now() + 3 * D  # the pending ones (H, R, U, P) are past their deadlines by then
+    groups = {
+        g["key"]: g for g in matter_stats(town_query(w, group_by="department"), scope=everything(), now=later)["groups"]
+    }
+    county, town = groups[w["dept"].pk], groups[w["town_dept"].pk]
+    # County bureau: A F O V acknowledged in time and B late, R's and S's returned and T's withdrawn dispatches
+    # late unacknowledged, U's pending and late (H's, returned before its deadline, is not counted); its
+    # matters now: A B F U V.
+    assert (county["received"], county["dispatches_due"], county["dispatches_in_time"]) == (5, 9, 4)
+    # Town office: H's and R's pending and late, T's and U's first in time, O's late; its matters: H R T O.
+    assert (town["received"], town["dispatches_due"], town["dispatches_in_time"]) == (4, 5, 2)
+    assert (groups[None]["dispatches_due"], groups[None]["dispatches_in_time"]) == (1, 0)  # P, to the grid member
+    total = matter_stats(town_query(w), scope=everything(), now=later)["total"]
+    assert (total["dispatches_due"], total["dispatches_in_time"]) == (15, 6)
+
+
+def test_the_counters_are_those_a_recount_from_the_dispatches_gives(w, tangled):
+    from fengqiao.matters.engine import recount_responses
+
+    fields = ["pk", "response_due", "response_in_time", "response_pending_due", "response_elsewhere"]
+    kept = list(Matter.objects.order_by("pk").values_list(*fields))
+    assert {row[0] for row in kept if row[4]} == {tangled[k].pk for k in "RSTUO"}  # several lead units
+    Matter.objects.update(response_due=0, response_in_time=0, response_pending_due=None, response_elsewhere=False)
+    assert recount_responses() == 11  # A B F H R S T U P O V: every matter with a lead dispatch that has a deadline
+    assert list(Matter.objects.order_by("pk").values_list(*fields)) == kept
+    # The data migration that filled them for the matters of before.
+    migration = importlib.import_module("fengqiao.matters.migrations.0008_response_counters")
+    Matter.objects.update(response_due=0, response_in_time=0, response_pending_due=None, response_elsewhere=False)
+    migration.fill(django_apps, SimpleNamespace(connection=connection))
+    assert list(Matter.objects.order_by("pk").values_list(*fields)) == kept
 
 
 @pytest.mark.slow
