@@ -778,6 +778,20 @@ def effect_supplement(step):
         )
 
 
+def effect_comment(step):
+    """The reporter adds a remark: whoever holds the matter is told (the lead unit, else the handling centre)."""
+    recipients = []
+    for dispatch in step.matter.dispatches.filter(
+        role=Dispatch.Role.LEAD, state__in=[Dispatch.State.PENDING, Dispatch.State.ACKNOWLEDGED]
+    ):
+        recipients += dispatch_recipients(dispatch)
+    step.notify(
+        recipients or centre_staff(step.matter.handling_area),
+        "matter.commented",
+        _("The reporter commented on matter %(code)s") % {"code": step.matter.tracking_code},
+    )
+
+
 EFFECTS = {
     "accept": effect_accept,
     "dispatch": effect_dispatch,
@@ -797,6 +811,7 @@ EFFECTS = {
     "escalate": effect_escalate,
     "supervise": effect_supervise,
     "supplement": effect_supplement,
+    "comment": effect_comment,
 }
 
 

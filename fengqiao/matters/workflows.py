@@ -194,6 +194,11 @@ MATTER = Workflow(
             requires=("note",), effect="supervise",
         ),
         Transition("note", _("add a note"), (ANY_OPEN,), None, "staff", VIEW, requires=("reason",)),
+        # The reporter adds something at any time (a 311 client's comment): no state change, the unit is told.
+        Transition(
+            "comment", _("add a comment (the reporter)"), (ANY_OPEN,), None, "reporter", None,
+            requires=("reason",), public=True, effect="comment",
+        ),
     ),
 )  # fmt: skip
 

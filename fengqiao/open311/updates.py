@@ -9,7 +9,8 @@ part in it, as the tracking code does on the tracking page: an update from that 
 * waiting for the reporter → ``supplement`` (the reporter answers; the clocks run again);
 * replied, and the client says ``OPEN`` or ``REOPEN`` (the user is not satisfied) → ``reopen`` (重办; the engine
   refuses past its limit of reopenings);
-* anything else → refused (400): the loop has no step for a comment from outside at other times.
+* at any other open stage → ``comment`` (the reporter's remark: no state change; the unit or the centre is told);
+* closed, declined or merged → refused (400).
 
 The description is the step's reason (internal: GETs show the step's label only). The client's update id makes a
 retry safe: the same id again for the same request answers with the first update and writes nothing. Who wrote
@@ -88,14 +89,12 @@ def _action(matter, status):
         return "supplement"
     if matter.state == REPLIED and status in NOT_SATISFIED:
         return "reopen"
-    state = get_workflow(matter.workflow).state(matter.state).label
+    state = get_workflow(matter.workflow).state(matter.state)
+    if not state.terminal:
+        return "comment"
     raise Refused(
         400,
-        _(
-            "service request %(id)s takes no update now: it is %(state)s. Updates are taken while it waits for the "
-            "reporter (an answer), and after the reply with status OPEN or REOPEN (not satisfied: reopen it)."
-        )
-        % {"id": matter.pk, "state": state},
+        _("service request %(id)s takes no update now: it is %(state)s.") % {"id": matter.pk, "state": state.label},
     )
 
 

@@ -79,6 +79,7 @@ GOOD = {
     "escalate": ("centre", {"reason": "需县级协调"}),
     "supervise": ("leader", {"note": "请加快办理"}),
     "note": ("centre", {"reason": "已电话联系反映人"}),
+    "comment": ("citizen", {"reason": "路灯今晚又不亮了"}),
 }
 # Steps a transition needs before it, in any of its source states.
 PREPARE = {"decide_extension": [("request_extension", "worker", {"reason": "需协调施工队", "amount": 3})]}

@@ -12,6 +12,7 @@ from django.utils import timezone
 from fengqiao.audit.models import AuditEvent
 from fengqiao.matters.models import MatterEvent
 from fengqiao.matters.tests.builders import PATHS, run_steps, submit
+from fengqiao.notifications.models import Notification
 from fengqiao.open311 import services, updates
 from fengqiao.open311.models import ServiceRequestUpdate
 from fengqiao.open311.tests.builders import BASE, form, post_request
@@ -127,8 +128,10 @@ def other_key(w):
     return {"api_key": services.create_key(actor="test", name="another-app")[1]}
 
 
-def other_request(w):
-    return {"service_request_id": str(post_request(w, description="另一盏灯").matter.pk)}
+def closed_request(w):
+    closing = PATHS["replied"] + [("revisit", "centre", {"rating": "satisfied"})]  # no signed-in reporter to rate
+    matter = run_steps(w, post_request(w, description="另一盏灯").matter, closing)
+    return {"service_request_id": str(matter.pk)}
 
 
 def used_update_id(w):
@@ -160,7 +163,7 @@ BAD = [
     ("bad e-mail", lambda w: {"email": "xiaoming at example"}, 400, "email"),
     ("bad phone", lambda w: {"phone": "12"}, 400, "phone"),
     ("jurisdiction", lambda w: {"jurisdiction_id": "other.example.org"}, 404, "jurisdiction_id"),
-    ("not waiting", other_request, 400, "takes no update now"),
+    ("closed", closed_request, 400, "takes no update now"),
 ]
 
 
@@ -182,12 +185,18 @@ def test_a_bad_update_is_refused_in_the_error_format_and_writes_nothing(
     assert matter.state == "waiting"
 
 
-def test_a_plain_comment_on_a_handled_request_is_refused_naming_what_is_possible(client, w, schemas):
-    matter = request_in(w, "replied")
-    answer = post_update(client, "json", update_fields(w, matter, status="FIXED"), HTTP_ACCEPT_LANGUAGE="en")
-    assert answer.status_code == 400
-    description = check_json(answer, schemas, "errors.json")[0]["description"]
-    assert "replied" in description and "REOPEN" in description
+@pytest.mark.parametrize(("state", "status"), [("replied", "FIXED"), ("in_progress", "OPEN"), ("submitted", "OPEN")])
+def test_a_plain_comment_is_the_engines_comment_step_and_changes_no_state(client, w, schemas, state, status):
+    matter = request_in(w, state)
+    notified = Notification.objects.count()
+    answer = post_update(client, "json", update_fields(w, matter, status=status), HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 200, answer.content.decode()
+    check_json(answer, schemas, "update-posted.json")
+    matter.refresh_from_db()
+    assert matter.state == state
+    event = matter.events.order_by("-id").first()
+    assert event.action == "comment" and event.actor is None and event.public
+    assert Notification.objects.count() > notified  # the unit (or the centre) is told
 
 
 def test_updates_since_a_time_in_both_formats(client, w, schemas):
