@@ -3,7 +3,10 @@
 1. A scratch installation in a temporary folder (SQLite, or ``--database-url`` for PostgreSQL — an empty,
    throw-away database): migrations, the county demo (areas, grids, centres), one county centre-staff user
    with an API token.
-2. gunicorn serves it on 127.0.0.1 (``--workers``, ``--threads``).
+2. gunicorn serves it on 127.0.0.1 (``--workers``, ``--threads``). The default is the deployment we recommend for
+   this CPU-bound API: ``sync`` workers, one more than the cores. Each worker takes a connection only when it is
+   free, so requests wait in the kernel's accept queue in arrival order; ``gthread`` workers pin keep-alive
+   connections to a worker, and a worker that happens to hold more of them answers them later (a long tail).
 3. ``--concurrency`` client threads, each with its own keep-alive connection, call ``GET /healthz`` for
    ``--health-seconds`` and then ``POST /api/v1/matters/`` for ``--seconds`` (a realistic snap report: title,
    description, a point in the county, a client token). Latencies are measured per request.
@@ -61,9 +64,9 @@ def add_arguments(parser):
     parser.add_argument("--seconds", type=float, default=30, help="intake phase length (default 30)")
     parser.add_argument("--health-seconds", type=float, default=None, help="health phase (default: seconds / 3)")
     parser.add_argument("--concurrency", type=int, default=32, help="client threads (default 32)")
-    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: 2 x cores)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"], help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: cores + 1)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn workers")
     parser.add_argument("--database-url", default="", help="an EMPTY throw-away PostgreSQL database to use")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (its path is printed)")
 
@@ -144,15 +147,36 @@ class Client(threading.Thread):
         conn.close()
 
 
-def _phase(out, name, port, token, boxes, seconds, concurrency):
+def _cpu_seconds(root_pid):
+    """User + system CPU seconds of `root_pid` and its children (the gunicorn workers), from /proc (Linux)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    try:
+        pids = [root_pid] + [int(p) for p in Path(f"/proc/{root_pid}/task/{root_pid}/children").read_text().split()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _phase(out, name, port, token, boxes, seconds, concurrency, server_pid=None):
     stop_at = time.perf_counter() + seconds
     clients = [Client(port, name, token, boxes, stop_at, seed=i) for i in range(concurrency)]
+    server_cpu = _cpu_seconds(server_pid) if server_pid else None
+    client_cpu = time.process_time()
     started = time.perf_counter()
     for c in clients:
         c.start()
     for c in clients:
         c.join()
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
+    if server_cpu is not None:
+        server_cpu = _cpu_seconds(server_pid) - server_cpu
     latencies = sorted(x for c in clients for x in c.latencies)
     ok = sum(c.ok for c in clients)
     errors = {}
@@ -161,9 +185,13 @@ def _phase(out, name, port, token, boxes, seconds, concurrency):
             errors[k] = errors.get(k, 0) + v
     p = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0)
     rate = ok / elapsed
+    done = max(1, sum(len(c.latencies) for c in clients))
+    cpu = f"; CPU per request: client {client_cpu / done * 1000:.2f} ms"
+    if server_cpu is not None:
+        cpu += f", server {server_cpu / done * 1000:.2f} ms"
     out(
         f"{name}: {ok} ok in {elapsed:.1f} s = {rate:.0f}/s; p50 {p(0.5):.1f} ms, p90 {p(0.9):.1f} ms, "
-        f"p99 {p(0.99):.1f} ms, max {p(1.0):.1f} ms; errors {errors or 'none'}"
+        f"p99 {p(0.99):.1f} ms, max {p(1.0):.1f} ms; errors {errors or 'none'}{cpu}"
     )
     return rate, p(0.99), [i for c in clients for i in c.ids], errors
 
@@ -176,7 +204,7 @@ def run(
     concurrency=32,
     workers=None,
     threads=4,
-    worker_class="gthread",
+    worker_class="sync",
     database_url="",
     keep=False,
     **_,
@@ -188,7 +216,8 @@ def run(
         env["FENGQIAO_DATABASE_URL"] = database_url
     env["FENGQIAO_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     env["FENGQIAO_DEBUG"] = "0"
-    workers = workers or 2 * (os.cpu_count() or 1)
+    workers = workers or (os.cpu_count() or 1) + 1
+    threads = threads if worker_class == "gthread" else 1  # gunicorn turns sync workers with threads into gthread
     server = log = None
     try:
         t0 = time.perf_counter()
@@ -225,9 +254,18 @@ def run(
         # Warm every worker up (the first locate in a process builds its index).
         _phase(lambda line: None, "intake", port, setup["token"], setup["boxes"], 2.0, concurrency)
         health_rate, _hp99, _ids, _errors = _phase(
-            out, "health", port, setup["token"], setup["boxes"], health_seconds or max(seconds / 3, 3), concurrency
+            out,
+            "health",
+            port,
+            setup["token"],
+            setup["boxes"],
+            health_seconds or max(seconds / 3, 3),
+            concurrency,
+            server.pid,
         )
-        rate, p99, ids, errors = _phase(out, "intake", port, setup["token"], setup["boxes"], seconds, concurrency)
+        rate, p99, ids, errors = _phase(
+            out, "intake", port, setup["token"], setup["boxes"], seconds, concurrency, server.pid
+        )
         ids_file = scratch / "ids.json"
         ids_file.write_text(json.dumps(ids))
         check = json.loads(
