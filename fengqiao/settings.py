@@ -29,6 +29,8 @@ DATA_DIR = Path(env("DATA_DIR", REPO_DIR / "var")).resolve()
 # Where the shared reference data (division codes, boundaries, complaints) lives. CI and developers have it
 # beside the repository; a plain clone does not, and the demo then uses the fixture in fengqiao/demo/fixtures.
 SHARED_DATA_DIR = Path(env("SHARED_DATA_DIR", REPO_DIR.parent / "shared" / "data")).resolve()
+# The category classifier's model file (fengqiao.routing.store): empty = the deployment's own, else the shipped one.
+ROUTER_MODEL = env("ROUTER_MODEL", "")
 # Keys (field encryption, hashing) live outside the repository; a development key is generated on first use.
 KEY_DIR = Path(env("KEY_DIR", Path.home() / ".config" / "fengqiao")).expanduser()
 
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "fengqiao.notifications",
     "fengqiao.matters",
     "fengqiao.open311",
+    "fengqiao.routing",
     "fengqiao.api",
     "fengqiao.demo",
 ]
@@ -281,6 +284,12 @@ for _name, _cast in (
     ("NOTIFY_BACKOFF_MAX_SECONDS", int),  # longest retry delay
     ("NOTIFY_CHANNELS", json.loads),  # outbound channels: JSON list of {"class": dotted path, …options}
     ("SPECIAL_CARE_RETENTION_DAYS", json.loads),  # JSON {category: days} overriding the defaults
+    # Duplicate suggestions (ADR 0019): how near (metres), how recent (days either side), how similar (0–1), and
+    # per category (JSON {category code: {"radius_m": …, "window_days": …}}, for the category and those below it).
+    ("DUPLICATE_RADIUS_M", float),
+    ("DUPLICATE_WINDOW_DAYS", float),
+    ("DUPLICATE_MIN_SCORE", float),
+    ("DUPLICATE_CATEGORIES", json.loads),
 ):
     if env(_name) is not None:
         globals()[f"FENGQIAO_{_name}"] = _cast(env(_name))
