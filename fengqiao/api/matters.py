@@ -6,7 +6,7 @@
   one (``{"action": "dispatch", "reason": "…", "targets": [...]}``; refusals are 400/403/409 with a stable
   ``code``); ``POST /matters/{id}/photos/`` adds a photo; ``GET /matters/{id}/photos/{photo}/`` serves it
   (``?thumbnail=1``); ``POST /matters/{id}/reporter/`` shows the reporter's contact unmasked, for a reason,
-  audited.
+  audited; ``GET /matters/{id}/duplicates/`` likely duplicates with a score and a reason (ADR 0019).
 * ``/supervisions/`` and ``/tasks/``: supervision (督办) and tasks with subtasks and progress.
 * ``/deadline-policies/``: the time limits, edited by system administrators.
 * ``/track/{code}/``: the reporter's tracking page without an account (timeline, reply) and
@@ -37,7 +37,7 @@ from fengqiao.api.fields import CodeField, IdField, MaskedCharField
 from fengqiao.api.filters import AreaCodeFilter, CodeFilter, WithinFilter
 from fengqiao.core.masking import mask_name, mask_phone
 from fengqiao.departments.models import Category
-from fengqiao.matters import engine, services
+from fengqiao.matters import duplicates, engine, services
 from fengqiao.matters.models import (
     Attachment,
     Channel,
@@ -266,6 +266,28 @@ ACTION_SCHEMA = inline_serializer(
         "requires": serializers.ListField(child=serializers.CharField()),
     },
 )
+
+
+class DuplicateSerializer(serializers.Serializer):
+    """A likely duplicate of a matter (ADR 0019). Staff merge one with the matter's ``merge`` step
+    (``{"action": "merge", "parent": "<tracking code>"}``) when ``mergeable``."""
+
+    id = serializers.IntegerField(source="matter_id")
+    tracking_code = serializers.CharField()
+    title = serializers.CharField()
+    state = serializers.CharField()
+    state_label = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    score = serializers.FloatField(help_text="0–1: text similarity × nearness × closeness in time")
+    text_score = serializers.FloatField(help_text="0–1: similarity of the texts (character bigrams)")
+    distance_m = serializers.FloatField(allow_null=True, help_text="null: compared by area (a point is missing)")
+    hours_apart = serializers.FloatField()
+    shared = serializers.ListField(child=serializers.CharField(), help_text="words both texts contain")
+    mergeable = serializers.BooleanField(help_text="open and not merged itself: a matter can be merged into it")
+    via = serializers.CharField(allow_null=True, help_text="the duplicate merged into it that matched, if not itself")
+    reason = serializers.CharField(help_text="why, in words for staff")
+
+
 ERROR_SCHEMA = inline_serializer(
     "TransitionError",
     {"code": serializers.CharField(), "detail": serializers.CharField(), "field": serializers.CharField()},
@@ -465,6 +487,26 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         matter = self.get_object()
         allowed = engine.allowed_actions(matter, actor=request.user, scope=self.scope())
         return Response([{"action": t.action, "label": str(t.label), "requires": list(t.requires)} for t in allowed])
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"at most this many (1–{duplicates.MAX_LIMIT}; 5)")
+        ],
+        responses={200: DuplicateSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def duplicates(self, request, pk=None):
+        """Likely duplicates (并单) among the matters the caller may see, best first, each with a score and a
+        reason; nothing is merged here (ADR 0019)."""
+        matter = self.get_object()
+        raw = request.query_params.get("limit", "5")
+        limit = int(raw) if raw.isdigit() else 0
+        if not 1 <= limit <= duplicates.MAX_LIMIT:
+            raise DRFValidationError(
+                {"limit": [_("limit must be a whole number from 1 to %(most)d.") % {"most": duplicates.MAX_LIMIT}]}
+            )
+        found = duplicates.suggest(matter, limit=limit, scope=self.scope())
+        return Response(DuplicateSerializer(found, many=True).data)
 
     @extend_schema(
         request=TransitionSerializer,

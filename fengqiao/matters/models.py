@@ -10,6 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Func, Q
 from django.utils.translation import gettext_lazy as _
 
 from fengqiao.areas.models import Area, Grid
@@ -24,6 +25,34 @@ TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_tracking_code() -> str:
     """A public tracking code: "FQ" + 10 random characters (50 bits): unguessable, short enough to read out."""
     return "FQ" + "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+
+
+# The duplicate finder's spatial index (ADR 0019): a point's cell in a fixed lon/lat grid of 1/CELLS_PER_DEGREE
+# degrees (0.005°: ~550 m north-south, ~510 m east-west in Guangdong), cell = row × CELL_ROW + column.
+CELLS_PER_DEGREE = 200
+CELL_ROW = 100_000
+
+
+def place_cell(lon: float, lat: float) -> int:
+    """The cell of a point, computed exactly as the database computes `PlaceCell` (the same float operations)."""
+    return int((lat + 90) * CELLS_PER_DEGREE) * CELL_ROW + int((lon + 180) * CELLS_PER_DEGREE)
+
+
+class PlaceCell(Func):
+    """`place_cell` in SQL, for the expression index ``matter_place`` and the queries that read it.
+
+    The database computes it for every row whoever writes it (intake, the importer's raw INSERT, a migration), so
+    no writer has to. Both offsets make the operands non-negative, so truncation (SQLite's CAST) is the floor."""
+
+    output_field = models.BigIntegerField()
+    arity = 2
+
+    def as_sql(self, compiler, connection, **extra_context):
+        (lon, lon_params), (lat, lat_params) = (compiler.compile(e) for e in self.get_source_expressions())
+        whole = "CAST(FLOOR({}) AS BIGINT)" if connection.vendor == "postgresql" else "CAST({} AS INTEGER)"
+        row = whole.format(f"(({lat}) + 90) * {CELLS_PER_DEGREE}")
+        column = whole.format(f"(({lon}) + 180) * {CELLS_PER_DEGREE}")
+        return f"({row} * {CELL_ROW} + {column})", [*lat_params, *lon_params]
 
 
 class Channel(models.TextChoices):
@@ -243,6 +272,16 @@ class Matter(TimeStampedModel):
             ),
             models.Index(fields=["state", "submitted_at"]),
             models.Index(fields=["department", "submitted_at"]),
+            # Duplicate suggestions (ADR 0019): the matters of a few neighbouring cells in a time window, with the
+            # point in the index so that the bounding box is checked before a row is read.
+            models.Index(
+                PlaceCell(F("lon"), F("lat")),
+                F("submitted_at"),
+                F("lon"),
+                F("lat"),
+                condition=Q(lon__isnull=False, lat__isnull=False),
+                name="matter_place",
+            ),
         ]
 
     def __str__(self):

@@ -264,8 +264,9 @@ def test_reception_admin_masks_visitor_details_and_finds_them_by_phone(admin_cli
 def test_logging_a_visit_in_the_admin_stores_the_phone_hash(admin_client, world):
     data = {
         "centre": world["centre"].pk,
-        "received_at_0": timezone.localdate().isoformat(),
-        "received_at_1": "09:00:00",
+        # an hour ago (a visit cannot be logged in the future, and 09:00 today is still to come just after midnight)
+        "received_at_0": (timezone.localtime() - datetime.timedelta(hours=1)).date().isoformat(),
+        "received_at_1": (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%H:%M:%S"),
         "visitor_name": "张三",
         "visitor_phone": "13900000000",
         "headcount": "1",
