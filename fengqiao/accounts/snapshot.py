@@ -28,7 +28,10 @@ _seen = {"version": None}
 
 def get(kind: str, user, on, build):
     """The cached `build()` for (`kind`, `user`, day `on`); values must be treated as read-only. Costs one stamp
-    lookup (callers keep the result for the request: `Scope` on the request, permissions on the user object)."""
+    lookup (callers keep the result for the request: `Scope` on the request, permissions on the user object).
+    Inside a transaction that changed them (bump pending), the rows are read but not cached: they may roll back."""
+    if stamps.pending(STAMP):
+        return build()
     version = (stamps.read(STAMP), on)
     with _lock:
         if _seen["version"] != version:  # a bump or a new day: the process's other entries are stale too

@@ -500,7 +500,7 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         reason; nothing is merged here (ADR 0019)."""
         matter = self.get_object()
         raw = request.query_params.get("limit", "5")
-        limit = int(raw) if raw.isdigit() else 0
+        limit = int(raw) if raw.isdigit() and raw.isascii() else 0
         if not 1 <= limit <= duplicates.MAX_LIMIT:
             raise DRFValidationError(
                 {"limit": [_("limit must be a whole number from 1 to %(most)d.") % {"most": duplicates.MAX_LIMIT}]}

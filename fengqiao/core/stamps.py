@@ -40,10 +40,21 @@ def _bump_now(name: str, using: str):
             Stamp.objects.using(using).filter(name=name).update(value=F("value") + 1)
 
 
-def bump(name: str, using: str = DEFAULT_DB_ALIAS):
-    """Bump `name` when the current transaction commits (now, in autocommit); once per transaction."""
-    callback = _callbacks.setdefault((name, using), functools.partial(_bump_now, name, using))
+def _callback(name, using):
+    return _callbacks.setdefault((name, using), functools.partial(_bump_now, name, using))
+
+
+def pending(name: str, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the current transaction has changed what `name` stamps (its bump waits for the commit): what this
+    connection reads now may yet be rolled back, so it must not be cached under the current value."""
     connection = connections[using]
-    if connection.in_atomic_block and any(func is callback for _sids, func, _robust in connection.run_on_commit):
+    callback = _callback(name, using)
+    return connection.in_atomic_block and any(func is callback for _sids, func, _robust in connection.run_on_commit)
+
+
+def bump(name: str, using: str = DEFAULT_DB_ALIAS):
+    """Bump `name` when the current transaction commits (now, in autocommit); once per transaction. A bump that
+    fails is logged, not raised: the change itself has committed, and the caches' TTL is the backstop."""
+    if pending(name, using):
         return
-    transaction.on_commit(callback, using=using)
+    transaction.on_commit(_callback(name, using), using=using, robust=True)

@@ -169,7 +169,7 @@ def _positive(data, name, default, maximum):
     value = one(data, name)
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
         raise Refused(400, _("%(param)s must be a whole number from 1 to %(max)d") % {"param": name, "max": maximum})
     return int(value)
 
@@ -215,7 +215,7 @@ def find_requests(data, *, now=None):
     if ids:
         if len(ids) > MAX_IDS:
             raise Refused(400, _("at most %(max)d %(param)s values") % {"max": MAX_IDS, "param": "service_request_id"})
-        queryset = queryset.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+        queryset = queryset.filter(pk__in=[int(i) for i in ids if i.isascii() and i.isdigit()])
     else:
         codes = _codes(one(data, "service_code"))
         if codes:
@@ -241,7 +241,8 @@ def find_requests(data, *, now=None):
 def one_request(code, data):
     extensions = _flag(data, "extensions")
     # The public request id is the matter's number, never its tracking code (the reporter's key to rate it).
-    matter = with_details(published().filter(pk=int(code) if code.isdigit() else -1), extensions=extensions).first()
+    pk = int(code) if code.isascii() and code.isdigit() else -1  # "²" is a digit, but no number
+    matter = with_details(published().filter(pk=pk), extensions=extensions).first()
     if matter is None:
         raise Refused(404, no_request(code))
     return matter, extensions

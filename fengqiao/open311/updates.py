@@ -18,7 +18,7 @@ the update (name, e-mail, phone) is kept encrypted on the `ServiceRequestUpdate`
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,9 +59,10 @@ def _request(data, api_key):
     code = one(data, "service_request_id")
     if code is None:
         raise Refused(400, required("service_request_id"))
+    pk = int(code) if code.isascii() and code.isdigit() else -1  # "²" is a digit, but no number
     request = (
         ServiceRequest.objects.select_related("matter")
-        .filter(matter_id=int(code) if code.isdigit() else -1, matter__channel__in=publish_channels())
+        .filter(matter_id=pk, matter__channel__in=publish_channels())
         .first()
     )
     if request is None:
@@ -182,4 +183,10 @@ def post_update(*, api_key, data, now=None):
         raise Refused(403 if exc.status == 403 else 400, exc.message) from None
     except ValidationError as exc:
         raise refused_by(exc) from None
+    except IntegrityError:
+        # The same key posted the same update_id to another request at the same moment, and that one won.
+        earlier = _earlier(api_key, fields["update_id"], request)
+        if earlier is not None:
+            return earlier, False
+        raise
     return update, True

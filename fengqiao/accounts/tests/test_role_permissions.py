@@ -14,6 +14,7 @@ from fengqiao.accounts.models import AreaAssignment, Role
 from fengqiao.accounts.roles import ROLE_PERMISSIONS, group_name
 from fengqiao.accounts.services import end_area_role, grant_area_role
 from fengqiao.areas.tests.factories import make_area, make_chain
+from fengqiao.core.tests.commits import as_committed
 from fengqiao.departments.tests.builders import make_user
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,7 @@ def test_editing_a_role_group_changes_what_its_holders_may_do(chain):
 def test_permissions_are_read_once_per_process_then_come_from_the_user_object(chain, django_assert_num_queries):
     user = make_user("li", perms=["centres.view_reception"])
     grant_area_role(actor="test", user=user, area=chain["town"], role=Role.LEADER)
+    as_committed()
     user = fresh(user)
     with django_assert_num_queries(1):  # groups and current roles together
         assert user.get_group_permissions() == LEADER

@@ -18,6 +18,7 @@ from fengqiao.accounts.services import end_area_role, grant_area_role
 from fengqiao.areas.tests.factories import make_chain
 from fengqiao.core import cache, stamps
 from fengqiao.core.models import Stamp
+from fengqiao.core.tests.commits import as_committed
 from fengqiao.departments.tests.builders import make_user
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,8 @@ def test_a_change_in_another_process_is_seen_at_the_next_request_here(chain):
     Stamp.objects.create(name=stamps.AUTHZ, value=1)
     user = make_user("li")
     grant_area_role(actor="test", user=user, area=chain["town"], role=Role.LEADER)
+    as_committed()
+    Stamp.objects.filter(name=stamps.AUTHZ).update(value=1)
     assert fresh(user).has_perm("people.view_person")
     assert Scope.for_user(fresh(user)).roles == {Role.LEADER}
     AreaAssignment.objects.filter(user=user).update(role=Role.VOLUNTEER)  # no signal, no bump: the copy stands
@@ -111,9 +114,24 @@ def test_the_process_keeps_one_generation_of_copies(chain):
     users = [make_user(f"u{i}") for i in range(3)]
     for user in users:
         grant_area_role(actor="test", user=user, area=chain["town"], role=Role.LEADER)
+    as_committed()
     for user in users:
         fresh(user).has_perm("people.view_person")
     assert len(cache._entries[snapshot.PREFIX]) == 3
     Stamp.objects.update_or_create(name=stamps.AUTHZ, defaults={"value": 99})
     fresh(users[0]).has_perm("people.view_person")
     assert len(cache._entries[snapshot.PREFIX]) == 1
+
+
+def test_what_the_changing_transaction_reads_is_not_kept(chain):
+    """Rows read in the transaction that changed them may roll back: they are used, not cached."""
+    user = make_user("li")
+    as_committed()
+    with transaction.atomic():
+        grant_area_role(actor="test", user=user, area=chain["town"], role=Role.LEADER)
+        assert Scope.for_user(fresh(user)).roles == {Role.LEADER}
+        assert fresh(user).has_perm("people.view_person")
+        transaction.set_rollback(True)
+    assert snapshot.PREFIX not in cache._entries or not cache._entries[snapshot.PREFIX]
+    assert Scope.for_user(fresh(user)).is_empty
+    assert not fresh(user).has_perm("people.view_person")

@@ -20,6 +20,7 @@ from fengqiao.api.tests.test_matrix import snapshot
 from fengqiao.api.tests.world import SINCE, build_world, grant
 from fengqiao.api.v1 import router
 from fengqiao.areas.tests.factories import make_area, make_grid, square
+from fengqiao.core.tests.commits import as_committed
 from fengqiao.audit.models import AuditEvent
 from fengqiao.departments.tests.builders import make_user
 
@@ -138,6 +139,7 @@ def test_an_assignment_over_a_retired_area_grants_nothing(w):
 def test_the_scope_costs_one_query_and_grid_ids_one_more_on_first_use(w, django_assert_num_queries):
     member = grant(make_user("gm"), w["chain"]["village"], Role.GRID_MEMBER)
     services.assign_grid(actor="test", user=member, grid=w["grid"], member_kind=MemberKind.PART_TIME, valid_from=SINCE)
+    as_committed()
     with django_assert_num_queries(2):  # the stamp of the process's copy (accounts.snapshot), then the assignments
         Scope.for_user(member)
     with django_assert_num_queries(1):  # later requests: the stamp only

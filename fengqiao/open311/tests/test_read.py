@@ -193,3 +193,9 @@ def test_the_request_list_costs_the_same_queries_for_one_or_many(client, w):
     for i in range(4):
         post_request(w, description=f"第{i}盏灯")
     assert count() == one
+
+
+@pytest.mark.parametrize("code", ["²", "١٢"])  # digits to str.isdigit, but no ASCII number
+def test_a_request_id_of_other_digits_is_404_not_a_server_error(client, w, schemas, code):
+    body = both(client, schemas, f"{BASE}/requests/{code}", "errors.json", status=404)
+    assert body[0]["code"] == 404
