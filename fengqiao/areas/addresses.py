@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from fengqiao.areas import locate
@@ -44,7 +44,7 @@ _NEEDS_FOLD = re.compile("[" + "".join(map(chr, _FOLD)) + "]")
 _DROP = set(" \t\r\n,.;:!?'\"()[]<>{}|/\\`~_*，。、；：！？“”‘’（）【】《》〈〉「」『』·•…—")
 _HOUSE_NUMBER = re.compile(r"(?<=\d)号")
 _KEY_END = set("号栋座幢室楼弄巷")
-NOISE = ("附近", "对面", "对出", "旁边", "门口", "路口", "一带", "周边", "前面", "后面", "楼下", "里面", "交界处")
+NOISE = ("附近", "对面", "对出", "旁边", "门口", "口", "一带", "周边", "前面", "后面", "楼下", "里面", "交界处")
 
 
 def fold(text):
@@ -68,6 +68,9 @@ def address_key(text):
     while stripped:
         stripped = False
         for word in NOISE:
+            # 口 alone only after a road word: 人民路口 is at 人民路, 港口 is a name
+            if word == "口" and not key.endswith(("路口", "街口", "道口", "巷口")):
+                continue
             if key.endswith(word) and len(key) > len(word):
                 key, stripped = key[: -len(word)], True
     return key
@@ -611,8 +614,10 @@ def _build_names():
 
 
 def _registry_signature():
+    """The registry's rows and the grids they point to (a retired grid is no answer)."""
     agg = StandardAddress.objects.aggregate(n=Count("id"), top=Max("id"), last=Max("updated_at"))
-    return (agg["n"], agg["top"], agg["last"])
+    grids = Grid.objects.aggregate(n=Count("id", filter=Q(valid_to__isnull=True)), last=Max("updated_at"))
+    return (agg["n"], agg["top"], agg["last"], grids["n"], grids["last"])
 
 
 def name_index():

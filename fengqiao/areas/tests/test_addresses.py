@@ -128,3 +128,11 @@ def test_the_cached_index_follows_changes_to_the_tree(tree, settings):
 def test_address_key_normalises_numbers_and_trailing_words():
     assert address_key("人民路１２號 附近") == address_key("人民路12号") == "人民路12"
     assert address_key("人民路12号楼3室对面") == "人民路12楼3室"
+
+
+def test_a_road_junction_is_keyed_at_its_road_and_a_name_ending_in_kou_is_kept():
+    from fengqiao.areas.addresses import address_key
+
+    assert address_key("人民路口") == address_key("人民路") == "人民路"
+    assert address_key("人民路口附近") == "人民路"
+    assert address_key("新港口") == "新港口"
