@@ -4,7 +4,9 @@
    throw-away database): migrations, the county demo (areas, grids, centres), one county centre-staff user
    with an API token.
 2. gunicorn serves it on 127.0.0.1 (``--workers``, ``--threads``). The default is the deployment we recommend for
-   this CPU-bound API: ``sync`` workers, one more than the cores. Each worker takes a connection only when it is
+   this CPU-bound API: ``sync`` workers, one per core (measured: with 2 cores, 2 workers answer more, and sooner,
+   than 3 or 4, which only take turns on the same cores; a database on another host, whose queries wait on the
+   network, can use one or two more). Each worker takes a connection only when it is
    free, so requests wait in the kernel's accept queue in arrival order; ``gthread`` workers pin keep-alive
    connections to a worker, and a worker that happens to hold more of them answers them later (a long tail).
 3. ``--concurrency`` client threads, each with its own keep-alive connection, call ``GET /healthz`` for
@@ -64,7 +66,7 @@ def add_arguments(parser):
     parser.add_argument("--seconds", type=float, default=30, help="intake phase length (default 30)")
     parser.add_argument("--health-seconds", type=float, default=None, help="health phase (default: seconds / 3)")
     parser.add_argument("--concurrency", type=int, default=32, help="client threads (default 32)")
-    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: cores + 1)")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: one per core)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn workers")
     parser.add_argument("--database-url", default="", help="an EMPTY throw-away PostgreSQL database to use")
@@ -216,7 +218,7 @@ def run(
         env["FENGQIAO_DATABASE_URL"] = database_url
     env["FENGQIAO_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     env["FENGQIAO_DEBUG"] = "0"
-    workers = workers or (os.cpu_count() or 1) + 1
+    workers = workers or os.cpu_count() or 1
     threads = threads if worker_class == "gthread" else 1  # gunicorn turns sync workers with threads into gthread
     server = log = None
     try:
