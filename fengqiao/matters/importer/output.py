@@ -27,6 +27,7 @@ class ImportResult:
     located: dict = dataclasses.field(default_factory=dict)
     dry_run: bool = False
     complete: bool = False
+    helper_batches: int = 0  # batches encrypted in the helper process
     seconds: float = 0.0
 
     def last_line(self):
@@ -46,17 +47,21 @@ class ImportResult:
 
 
 class Progress:
-    """A progress line on a stream: rows, rows/s and ETA (redrawn on a terminal, a line every 5 s otherwise)."""
+    """A progress line on a stream: rows, rows/s and ETA. On a terminal one line redrawn in place (``\\r``) several
+    times a second; otherwise (a log file, a pipe) a line at most every `LOG_EVERY` seconds and one at the end."""
 
-    def __init__(self, stream, total):
+    TTY_EVERY = 0.2
+    LOG_EVERY = 10.0
+
+    def __init__(self, stream, total, *, clock=time.perf_counter):
         self.stream = getattr(stream, "_out", stream)  # Django's OutputWrapper would add line ends
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.total = total
-        self.started = time.perf_counter()
-        self.shown = 0.0
+        self.clock = clock
+        self.started = self.shown = clock()
 
     def line(self, done):
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        elapsed = max(self.clock() - self.started, 1e-9)
         rate = done / elapsed
         if self.total:
             left = max(self.total - done, 0) / rate if rate else 0
@@ -67,8 +72,8 @@ class Progress:
     def update(self, done, *, final=False):
         if self.stream is None:
             return
-        now = time.perf_counter()
-        if not final and now - self.shown < (0.2 if self.tty else 5.0):
+        now = self.clock()
+        if not final and now - self.shown < (self.TTY_EVERY if self.tty else self.LOG_EVERY):
             return
         self.shown = now
         if self.tty:

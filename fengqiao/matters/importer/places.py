@@ -45,14 +45,13 @@ class AddressIndex:
                     found |= node[None]
         if not found:
             return None, False
+        if len(found) == 1:
+            (pk,) = found
+            return pk, True
         paths = {self.paths[pk] for pk in found}
-
-        def score(pk):
-            path = self.paths[pk]
-            return sum(1 for p in paths if path.startswith(p)), self.levels[pk]
-
-        best = max(score(pk) for pk in found)
-        winners = [pk for pk in found if score(pk) == best]
+        scores = {pk: (sum(1 for p in paths if self.paths[pk].startswith(p)), self.levels[pk]) for pk in found}
+        best = max(scores.values())
+        winners = [pk for pk, score in scores.items() if score == best]
         if len(winners) == 1:
             return winners[0], True
         common = _common_path([self.paths[pk] for pk in winners])

@@ -12,6 +12,8 @@ import zipfile
 import zoneinfo
 from pathlib import Path
 
+from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+
 from fengqiao.core.geo import CHINA_BBOX
 from fengqiao.core.textfiles import FileFormatError
 
@@ -34,7 +36,7 @@ EARLIEST = datetime.datetime(1990, 1, 1, tzinfo=SHANGHAI)
 FUTURE_SLACK = datetime.timedelta(hours=1)
 _TIME_RE = re.compile(
     r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
-    r"(?:[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:\.(\d{1,6}))?秒?)?)?"
+    r"(?:[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:\.(\d{1,6}))?秒?|分)?)?"
 )
 
 
@@ -89,6 +91,7 @@ class Table:
     total: int | None
     sha256: str
     rows: object = None  # a function returning an iterator of (row number, list of values)
+    epoch: datetime.datetime = WINDOWS_EPOCH  # day 0 of Excel serial dates (1900 system; 1904 if the workbook says)
 
 
 def _file_bytes_hash(path):
@@ -103,8 +106,9 @@ def _csv_rows(path, encoding):
     with path.open("rb") as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         reader = csv.reader(text)
-        for number, values in enumerate(reader, start=1):
-            if number > 1 and any(v.strip() for v in values):
+        next(reader, None)  # the header
+        for number, values in enumerate(reader, start=2):
+            if "".join(values).strip():  # not a blank row
                 yield number, values
 
 
@@ -116,7 +120,7 @@ def _read_csv(path, head):
             with path.open("rb") as raw:
                 reader = csv.reader(io.TextIOWrapper(raw, encoding=encoding, newline=""))
                 header = next(reader, None)
-                count = sum(1 for values in reader if any(v.strip() for v in values))
+                count = sum(1 for values in reader if "".join(values).strip())
             break
         except UnicodeDecodeError:
             continue
@@ -128,9 +132,66 @@ def _read_csv(path, head):
         )
     if not header:
         raise FileFormatError(f"{path.name}: empty file (no header row)")
+    if encoding == "gb18030":
+        _check_gbk_text(path)
     label = "utf-8" if encoding == "utf-8-sig" else "gb18030"
     return Table(path, "csv", label, [h.strip() for h in header], count, _file_bytes_hash(path),
                  lambda: _csv_rows(path, encoding))  # fmt: skip
+
+
+SAMPLE_BYTES = 256 * 1024  # the start of a GBK file checked for mojibake
+# In GB2312 but never in a Chinese export's text: kana, Greek, Cyrillic, box drawing (Big5 read as GBK gives these).
+_UNLIKELY_IN_GB2312 = re.compile("[\u0370-\u04ff\u2500-\u257f\u3040-\u30ff]")
+GARBLED_SHARE = 0.1  # share of odd characters above which GBK text is taken for another encoding
+GARBLED_MIN = 8  # ... and at least this many (a short file with one rare name is not refused)
+
+
+def garbled_share(text):
+    """(odd, letters): of the non-ASCII characters of `text`, how many are odd for Chinese text written in GBK —
+    outside GB2312 (which holds the 6,763 hanzi of everyday simplified Chinese and the common punctuation), or
+    kana, Greek, Cyrillic, box drawing. Real GBK exports have a few (rare characters in names); Big5 or Shift-JIS
+    bytes read as GBK give mostly these."""
+    letters = "".join(c for c in text if c > "\x7f")
+    common = letters.encode("gb2312", "ignore").decode("gb2312")
+    common = _UNLIKELY_IN_GB2312.sub("", common)
+    return len(letters) - len(common), len(letters)
+
+
+# What a garbled GBK file may really be, in the order tried (Big5 bytes also decode as Shift-JIS, not the reverse).
+SUSPECTS = [("Big5 (traditional Chinese)", ("cp950", "big5hkscs")), ("Shift-JIS (Japanese)", ("cp932",))]
+
+
+def _decode_any(raw, codecs):
+    for codec in codecs:
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _check_gbk_text(path):
+    """GB18030 decodes almost any byte string, so a Big5 (or Shift-JIS …) file is read without an error, as
+    mojibake. Refuse a file whose start, read as GBK, is not plausible Chinese text."""
+    with path.open("rb") as fh:
+        raw = fh.read(SAMPLE_BYTES)
+    if len(raw) == SAMPLE_BYTES:
+        raw = raw[: raw.rfind(b"\n") + 1] or raw  # whole lines: a line feed is never part of a GBK/Big5 character
+    text = raw.decode("gb18030", "ignore")
+    odd, letters = garbled_share(text)
+    if odd < GARBLED_MIN or odd <= GARBLED_SHARE * letters:
+        return
+    sample = "".join(c for c in text if c > "\x7f")[:12]
+    guess = "it is in another encoding (not UTF-8 or GBK)"
+    for name, codecs in SUSPECTS:
+        decoded = _decode_any(raw, codecs)
+        if decoded is not None:
+            guess = f"it looks like {name}: {''.join(c for c in decoded if c > chr(0x7F))[:12]!r}"
+            break
+    raise FileFormatError(
+        f"{path.name}: read as GBK the text is garbled ({odd / letters:.0%} of its characters are rare or not "
+        f"Chinese, e.g. {sample!r}); {guess}. Save the CSV as UTF-8 or GBK"
+    )
 
 
 def _xlsx_rows(path):
@@ -167,6 +228,7 @@ def _read_xlsx(path, head):
             raise FileFormatError(f"{path.name}: the workbook has no sheet")
         sheet = workbook.worksheets[0]
         header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+        epoch = workbook.epoch
     finally:
         workbook.close()
     if not header:
@@ -177,7 +239,7 @@ def _read_xlsx(path, head):
     except Exception as exc:  # openpyxl raises XML parse, key and value errors on damaged sheets
         raise FileFormatError(f"{path.name}: damaged worksheet ({type(exc).__name__}: {exc})") from None
     return Table(path, "xlsx", "", [_text(h) for h in header], len(rows), _file_bytes_hash(path),
-                 lambda: iter(rows))  # fmt: skip
+                 lambda: iter(rows), epoch)  # fmt: skip
 
 
 def open_table(path) -> Table:
@@ -241,33 +303,79 @@ def _text(value):
     return str(value).strip()
 
 
-def parse_time(value, now):
-    """The aware time of a row (Asia/Shanghai when the text has no offset). Raises Rejected when impossible."""
-    if isinstance(value, datetime.datetime):
+EXCEL_LAST = 2958466  # the serial of 10000-01-01: Excel has no later date
+_SERIAL_RE = re.compile(r"\d{5}(?:\.\d+)?")  # a serial date as text (1990 is 32874; 5 digits last till 2173)
+
+
+def excel_serial(value):
+    """The number of an Excel serial date (days since the epoch, the fraction the time of day), or None: a number
+    cell of an xlsx without a date format, or such a number written to a CSV."""
+    kind = type(value)
+    if kind is float or kind is int:
+        return value if 0 < value < EXCEL_LAST else None
+    if kind is str and _SERIAL_RE.fullmatch(value.strip()):
+        return float(value)
+    return None
+
+
+def parse_time(value, now, epoch=WINDOWS_EPOCH):
+    """The aware time of a row (Asia/Shanghai when the text has no offset). Raises Rejected when impossible.
+
+    Text in ISO form or as ``2024/1/5 8:03``, ``2024年1月5日 8时3分``; xlsx date cells; and Excel serial dates
+    (``46000.5``: a number cell without a date format, or in a CSV) in the workbook's date system (1900, Excel's
+    default, with its leap day of 1900 as openpyxl's ``from_excel`` handles it; 1904 when the workbook says)."""
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        try:
+            when = datetime.datetime.fromisoformat(text)  # the common form, parsed in C
+        except ValueError:
+            when = None
+        if when is not None:
+            when = when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+        else:
+            when = _parse_text_time(value, epoch)
+    elif isinstance(value, datetime.datetime):
         when = value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
     elif isinstance(value, datetime.date):
         when = datetime.datetime(value.year, value.month, value.day, tzinfo=SHANGHAI)
     else:
-        text = _text(value)
-        if not text:
-            raise Rejected("no time")
-        match = _TIME_RE.fullmatch(text)
-        try:
-            if match:
-                y, mo, d, h, mi, s, frac = match.groups()
-                micro = int((frac or "0").ljust(6, "0"))
-                when = datetime.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
-                                         tzinfo=SHANGHAI)  # fmt: skip
-            else:
-                when = datetime.datetime.fromisoformat(text)
-                when = when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
-        except ValueError:
-            raise Rejected(f"impossible time {text!r}") from None
+        when = _parse_text_time(value, epoch)
     if when < EARLIEST:
-        raise Rejected(f"impossible time {_text(value)!r} (before 1990)")
+        raise Rejected(f"impossible time {_text(value)!r} ({_serial_note(value, when)}before 1990)")
     if when > now + FUTURE_SLACK:
-        raise Rejected(f"impossible time {_text(value)!r} (in the future)")
+        raise Rejected(f"impossible time {_text(value)!r} ({_serial_note(value, when)}in the future)")
     return when
+
+
+def _serial_note(value, when):
+    return f"an Excel date serial: {when:%Y-%m-%d %H:%M}, " if excel_serial(value) is not None else ""
+
+
+def _parse_text_time(value, epoch):
+    serial = excel_serial(value)
+    text = _text(value)
+    if serial is not None:
+        try:
+            when = from_excel(serial, epoch)
+        except (OverflowError, ValueError):
+            raise Rejected(f"impossible time {text!r} (an Excel date serial past the year 9999)") from None
+        if not isinstance(when, datetime.datetime):
+            raise Rejected(f"impossible time {text!r} (an Excel time of day without a date)")
+        return when.replace(tzinfo=SHANGHAI)  # Excel keeps the local wall-clock time
+    if not text:
+        raise Rejected("no time")
+    match = _TIME_RE.fullmatch(text)
+    try:
+        if match:
+            y, mo, d, h, mi, s, frac = match.groups()
+            micro = int((frac or "0").ljust(6, "0"))
+            return datetime.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
+                                     tzinfo=SHANGHAI)  # fmt: skip
+        when = datetime.datetime.fromisoformat(text)
+        return when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+    except ValueError:
+        raise Rejected(f"impossible time {text!r}") from None
 
 
 def _number(value):

@@ -1,8 +1,8 @@
 """`fengqiao import-matters FILE --source 12345|110 [--mapping MAPPING.json] [--dry-run] [--report PATH]`
 
 Imports a 12345 or 110 export (xlsx, or CSV in UTF-8 or GBK/GB18030) as matters; see fengqiao.matters.importer.
-A progress line (rows/s, ETA) goes to stderr; the last line of the output reads
-``imported N, duplicates D, rejected E (report: PATH)``.
+A progress line (rows/s, ETA) goes to stderr: redrawn in place on a terminal, else (a log) a line every 10 s and
+one at the end. The last line of the output reads ``imported N, duplicates D, rejected E (report: PATH)``.
 """
 
 import getpass
