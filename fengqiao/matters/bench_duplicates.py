@@ -39,8 +39,6 @@ import csv
 import datetime
 import math
 import re
-import shutil
-import tempfile
 import time
 import unicodedata
 from pathlib import Path
@@ -51,6 +49,8 @@ from django.core.management.base import CommandError
 from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.utils import timezone
+
+from fengqiao.core.bench import scratch_database
 
 DIVISIONS = Path(__file__).resolve().parent.parent / "demo" / "fixtures" / "qingyuan_divisions.csv"
 CITY = "441800000000"
@@ -105,30 +105,8 @@ def run(rows=1_000_000, *, top=5, calls=1000, seed=1, folder=None, out=print, sc
     folder = Path(folder) if folder else Path(settings.SHARED_DATA_DIR) / "complaints"
     if not scratch:
         return _run(rows, top=top, calls=calls, seed=seed, folder=folder, out=out, limit=limit)
-    connection = connections["default"]
-    original = connection.settings_dict["NAME"]
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    saved = dict(test_settings)
-    tmp = None if path else Path(tempfile.mkdtemp(prefix="fengqiao-bench-duplicates-"))
-    if connection.vendor == "sqlite":
-        test_settings["NAME"] = str(path or tmp / "duplicates.sqlite3")
-    else:
-        test_settings["NAME"] = f"{original}_duplicates_bench"
-    started = time.perf_counter()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    out(f"scratch database {connection.settings_dict['NAME']} ready in {time.perf_counter() - started:.1f} s")
-    try:
+    with scratch_database("duplicates", path=path, keep=keep, out=out):
         return _run(rows, top=top, calls=calls, seed=seed, folder=folder, out=out, limit=limit)
-    finally:
-        if keep:
-            connection.close()
-            connection.settings_dict["NAME"] = original
-            out(f"kept {test_settings['NAME']}")
-        else:
-            connection.creation.destroy_test_db(original, verbosity=0)
-        connection.settings_dict["TEST"] = saved
-        if tmp is not None and not keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(rows, *, top, calls, seed, folder, out, limit):

@@ -21,8 +21,6 @@ without grouping and with every ``group_by`` (the first run and the best of thre
 """
 
 import datetime
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,8 @@ from django.core.management.base import CommandError
 from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.utils import timezone
+
+from fengqiao.core.bench import scratch_database
 
 DIVISIONS = Path(__file__).resolve().parent.parent / "demo" / "fixtures" / "qingyuan_divisions.csv"
 CITY = "441800000000"
@@ -66,31 +66,9 @@ def run(rows=1_000_000, *, days=365, seed=1, out=print, scratch=True, path=None,
         raise ValueError("rows and days must be positive")
     if not scratch:
         return _run(rows, days=days, seed=seed, out=out, repeat=repeat, indexes=indexes)
-    connection = connections["default"]
-    original = connection.settings_dict["NAME"]
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    saved = dict(test_settings)
-    folder = None if path else Path(tempfile.mkdtemp(prefix="fengqiao-bench-stats-"))
-    if connection.vendor == "sqlite":
-        test_settings["NAME"] = str(path or folder / "stats.sqlite3")
-    else:
-        test_settings["NAME"] = f"{original}_stats_bench"
     reuse = bool(keep and path and Path(path).exists())
-    started = time.perf_counter()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=reuse)
-    out(f"scratch database {connection.settings_dict['NAME']} ready in {time.perf_counter() - started:.1f} s")
-    try:
+    with scratch_database("stats", path=path, keep=keep, reuse=reuse, out=out):
         return _run(rows, days=days, seed=seed, out=out, repeat=repeat, indexes=indexes)
-    finally:
-        if keep:
-            connection.close()
-            connection.settings_dict["NAME"] = original
-            out(f"kept {test_settings['NAME']}")
-        else:
-            connection.creation.destroy_test_db(original, verbosity=0)
-        connection.settings_dict["TEST"] = saved
-        if folder is not None and not keep:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run(rows, *, days, seed, out, repeat, indexes):

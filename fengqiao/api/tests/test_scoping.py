@@ -20,8 +20,8 @@ from fengqiao.api.tests.test_matrix import snapshot
 from fengqiao.api.tests.world import SINCE, build_world, grant
 from fengqiao.api.v1 import router
 from fengqiao.areas.tests.factories import make_area, make_grid, square
-from fengqiao.core.tests.commits import as_committed
 from fengqiao.audit.models import AuditEvent
+from fengqiao.core.tests.commits import as_committed
 from fengqiao.departments.tests.builders import make_user
 
 pytestmark = pytest.mark.django_db
