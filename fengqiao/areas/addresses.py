@@ -849,7 +849,7 @@ def import_address_file(path, *, actor, layer=GridLayer.COMPREHENSIVE, crs="wgs8
 @transaction.atomic
 def relocate_addresses(*, actor, addresses, layer=GridLayer.COMPREHENSIVE):
     """Locate the points of `addresses` (a queryset) again, after grids changed. Returns how many changed."""
-    rows = list(addresses.select_for_update().select_related("area"))
+    rows = list(addresses.select_for_update(of=("self",)).select_related("area"))  # PostgreSQL: area may be null
     if not rows:
         return 0
     grid_ids = locate.locate_many([a.lon for a in rows], [a.lat for a in rows], layer, strict=False).tolist()

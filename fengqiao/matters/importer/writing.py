@@ -62,9 +62,11 @@ def sql_literal(value):
     if value is None:
         return "NULL"
     if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float) and value == value and abs(value) != float("inf"):
-        return repr(value)
+        return "TRUE" if value else "FALSE"  # PostgreSQL refuses 1/0 for a boolean; SQLite reads both
+    if isinstance(value, int):
+        return str(int(value))  # int() drops a driver's wrapper type (psycopg's Int2 prints as "Int2(0)")
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return repr(float(value))
     if isinstance(value, str) and "\x00" not in value:
         return "'" + value.replace("'", "''").replace("%", "%%") + "'"
     return None
