@@ -286,6 +286,7 @@ for _name, _cast in (
     ("SPECIAL_CARE_RETENTION_DAYS", json.loads),  # JSON {category: days} overriding the defaults
     # Duplicate suggestions (ADR 0019): how near (metres), how recent (days either side), how similar (0–1), and
     # per category (JSON {category code: {"radius_m": …, "window_days": …}}, for the category and those below it).
+    ("ROUTER_THRESHOLD", float),  # the category classifier's confidence below which a person triages (0.6 [I])
     ("DUPLICATE_RADIUS_M", float),
     ("DUPLICATE_WINDOW_DAYS", float),
     ("DUPLICATE_MIN_SCORE", float),

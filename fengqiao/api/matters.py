@@ -418,6 +418,26 @@ class MatterFilter(filters.FilterSet):
 # --- viewsets --------------------------------------------------------------------------------------------
 
 
+class RoutingAdviceSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    confidence = serializers.FloatField()
+    terms = serializers.ListField(child=serializers.CharField())
+    category = serializers.SerializerMethodField()
+    departments = serializers.SerializerMethodField()
+    decision = serializers.ChoiceField(choices=["route", "triage"])
+    reasons = serializers.ListField(child=serializers.CharField())
+
+    def get_category(self, advice) -> dict | None:
+        category = advice.category
+        return None if category is None else {"code": category.code, "name": category.name}
+
+    def get_departments(self, advice) -> list[dict]:
+        return [
+            {"code": d.code, "name": d.name, "area": d.area.code, "lead": d.responsibility.lead}
+            for d in advice.departments
+        ]
+
+
 class MatterPermissions(ModelPermissions):
     """Intake needs ``add_matter``; transitions and photos check their own permission in the engine."""
 
@@ -507,6 +527,15 @@ class MatterViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             )
         found = duplicates.suggest(matter, limit=limit, scope=self.scope())
         return Response(DuplicateSerializer(found, many=True).data)
+
+    @extend_schema(responses={200: RoutingAdviceSerializer})
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def routing(self, request, pk=None):
+        """The router's advice for the matter — category, confidence, the terms that weighed, the departments
+        the area's catalogue names, route or triage — with its reasons (智能派单, explained; nothing is written)."""
+        from fengqiao.routing.advice import advise
+
+        return Response(RoutingAdviceSerializer(advise(self.get_object())).data)
 
     @extend_schema(
         request=TransitionSerializer,

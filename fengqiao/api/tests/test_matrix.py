@@ -118,6 +118,7 @@ EXPECTED = {
     ("matters", "photo"): "401 403 404 200 200",
     ("matters", "reporter"): "401 403 404 200 403",  # unmask_reporter: centre staff only
     ("matters", "duplicates"): "401 403 404 200 200",  # suggestions among the caller's own matters
+    ("matters", "routing"): "401 403 404 200 200",  # the router's advice on one of the caller's matters
     ("supervisions", "list"): "401 403 200 200 200",
     ("supervisions", "retrieve"): "401 403 404 200 200",
     ("supervisions", "close"): "401 403 404 403 200",  # the supervising level only
