@@ -14,6 +14,7 @@ from fengqiao.areas import addresses, grids, services
 from fengqiao.areas.codes import CodeError, check_parent, level_of
 from fengqiao.areas.models import Area, AreaChange, Boundary, DivisionEdition, Grid, GridLayer, StandardAddress
 from fengqiao.audit.admin import AuditedModelAdmin, ServiceModelAdmin, adopt
+from fengqiao.core.admin import ReadOnlyAdminMixin
 
 
 class CurrentFilter(admin.SimpleListFilter):
@@ -132,15 +133,8 @@ class AreaAdmin(AuditedModelAdmin):
         return None
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(AreaChange)

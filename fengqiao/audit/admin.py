@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import AuditEvent, ChainHead
+from fengqiao.core.admin import ReadOnlyAdminMixin
 
 
 def adopt(target, saved):
@@ -78,7 +79,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "actor_label", "event_type", "action", "area", "object_type", "object_id", "summary"]
     list_filter = ["event_type", "action", "object_type"]
     search_fields = ["object_id", "summary", "actor_label", "request_id", "area", "client_address"]
@@ -103,28 +104,10 @@ class AuditEventAdmin(admin.ModelAdmin):
         "hash",
     ]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ChainHead)
-class ChainHeadAdmin(admin.ModelAdmin):
+class ChainHeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The end and the anchor of the hash chain (ADR 0008): shown, never edited here."""
 
     list_display = ["last_id", "last_hash", "anchor_id", "anchor_hash"]
     readonly_fields = list_display
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -29,3 +29,17 @@ class StampAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdminMixin:
+    """Shown, never added, edited or deleted here (records written by services, logs, imports). Put it first among
+    the bases so that it wins over mixins that grant these permissions."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

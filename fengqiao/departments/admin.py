@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.audit.admin import ServiceModelAdmin
+from fengqiao.core.admin import ReadOnlyAdminMixin
 from fengqiao.departments import services
 from fengqiao.departments.models import Category, Department, Membership, Responsibility
 
@@ -168,7 +169,7 @@ class DepartmentAdmin(ScopedAdminMixin, ServiceModelAdmin):
 
 
 @admin.register(Responsibility)
-class ResponsibilityAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ResponsibilityAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     admin_scope_path = "department__area__path"
     """The whole catalogue at a glance; lines are edited on their department's page."""
 
@@ -181,15 +182,6 @@ class ResponsibilityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("area"), ordering="department__area__code")
     def department_area(self, obj):
         return obj.department.area
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Membership)

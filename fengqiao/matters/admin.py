@@ -36,6 +36,7 @@ from fengqiao.accounts.models import GridAssignment
 from fengqiao.accounts.scope import request_scope
 from fengqiao.areas.models import Area
 from fengqiao.audit.admin import ServiceModelAdmin, adopt
+from fengqiao.core.admin import ReadOnlyAdminMixin
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import IdentityError, normalise_phone
 from fengqiao.core.images import check_size
@@ -111,17 +112,8 @@ def due_label(moment, unit):
 # --- base classes ------------------------------------------------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MatterRowsAdmin(ScopedAdminMixin, ReadOnlyAdmin):

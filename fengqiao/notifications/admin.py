@@ -10,11 +10,12 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy, ngettext
 
 from fengqiao.accounts.scope import request_scope
+from fengqiao.core.admin import ReadOnlyAdminMixin
 from fengqiao.notifications import services
 from fengqiao.notifications.models import Delivery, DeliveryStatus, Notification
 
 
-class SystemAdminOnly(admin.ModelAdmin):
+class SystemAdminOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only pages that only unrestricted users (superusers, system administrators) see."""
 
     def _unrestricted(self, request):
@@ -29,15 +30,6 @@ class SystemAdminOnly(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self._unrestricted(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DeliveryInline(admin.TabularInline):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.audit.admin import AuditedModelAdmin
+from fengqiao.core.admin import ReadOnlyAdminMixin
 from fengqiao.open311 import services
 from fengqiao.open311.models import ApiKey, ServiceAttribute, ServiceRequest, ServiceRequestUpdate
 
@@ -65,7 +66,7 @@ class ServiceAttributeAdmin(AuditedModelAdmin):
 
 
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ServiceRequestAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     admin_scope_path = "matter__area__path"
     list_display = ("matter", "service_code", "api_key", "received_at")
     list_select_related = ["matter", "api_key"]
@@ -73,30 +74,12 @@ class ServiceRequestAdmin(ScopedAdminMixin, admin.ModelAdmin):
     fields = ("matter", "api_key", "service_code", "address_id", "media_urls", "attributes", "received_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ServiceRequestUpdate)
-class ServiceRequestUpdateAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ServiceRequestUpdateAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     admin_scope_path = "request__matter__area__path"
     list_display = ("request", "update_id", "status", "api_key", "client_updated_at", "received_at")
     list_select_related = ["request__matter", "api_key"]
     search_fields = ("request__matter__tracking_code", "update_id")
     fields = ("request", "api_key", "update_id", "event", "status", "client_updated_at", "media_url", "received_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fengqiao.accounts.admin_scope import ScopedAdminMixin
 from fengqiao.accounts.scope import request_scope
+from fengqiao.core.admin import ReadOnlyAdminMixin
 from fengqiao.core.crypto import lookup_hash
 from fengqiao.core.identity import IdentityError, normalise_phone
 from fengqiao.core.masking import mask, mask_id_number, mask_name, mask_phone
@@ -22,17 +23,8 @@ from fengqiao.people.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Household)
