@@ -6,6 +6,7 @@ events): ``REMOTE_ADDR``, or — while the hop we see is one of ``TRUSTED_PROXIE
 """
 
 import contextvars
+import getpass
 import ipaddress
 import uuid
 
@@ -76,3 +77,11 @@ def request_client_address(request):
     if request is None:
         return ""
     return client_address(getattr(request, "META", {}))
+
+
+def cli_actor():
+    """The audit actor of a command run from a shell: ``cli:<login name>`` (``cli`` when the system has none)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

@@ -2,7 +2,6 @@
 
 import csv
 import datetime
-import getpass
 import json
 import sys
 
@@ -11,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from fengqiao.audit import chain
 from fengqiao.audit import services as audit
 from fengqiao.audit.models import EventType
+from fengqiao.core.context import cli_actor
 
 JSON_COLUMNS = ("data", "before", "after")
 
@@ -20,13 +20,6 @@ def _day(text):
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise CommandError(f"not a date (YYYY-MM-DD): {text}") from None
-
-
-def _operator():
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 class Command(BaseCommand):
@@ -70,7 +63,7 @@ class Command(BaseCommand):
         else:
             count = self._write(self.stdout, fmt, rows)
         audit.record(
-            actor=_operator(),
+            actor=cli_actor(),
             action="audit.export",
             event_type=EventType.EXPORT,
             summary=f"{count} events {start.isoformat()}..{end.isoformat()}",
@@ -98,7 +91,7 @@ class Command(BaseCommand):
 
     def handle_prune(self, **options):
         try:
-            deleted, verification = audit.prune(actor=_operator(), before=_day(options["before"]))
+            deleted, verification = audit.prune(actor=cli_actor(), before=_day(options["before"]))
         except audit.AuditError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"checked {verification.checked} rows; deleted {deleted} events before {options['before']}")

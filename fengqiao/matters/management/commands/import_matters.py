@@ -5,18 +5,10 @@ A progress line (rows/s, ETA) goes to stderr: redrawn in place on a terminal, el
 one at the end. The last line of the output reads ``imported N, duplicates D, rejected E (report: PATH)``.
 """
 
-import getpass
-
 from django.core.management.base import BaseCommand, CommandError
 
+from fengqiao.core.context import cli_actor
 from fengqiao.matters import importer
-
-
-def _operator():
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 class Command(BaseCommand):
@@ -43,7 +35,7 @@ class Command(BaseCommand):
             result = importer.import_matters(
                 options["file"],
                 source=options["source"],
-                actor=options["actor"] or _operator(),
+                actor=options["actor"] or cli_actor(),
                 mapping=options["mapping"],
                 dry_run=options["dry_run"],
                 report_path=options["report"],

@@ -7,7 +7,6 @@ see fengqiao.people.importers).
 permission and a reason (see fengqiao.people.exports); audited as the user."""
 
 import datetime
-import getpass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -16,14 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from fengqiao.areas.models import Area
+from fengqiao.core.context import cli_actor
 from fengqiao.people import exports, importers, services
-
-
-def _operator():
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _message(exc):
@@ -59,7 +52,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["subcommand"] == "import":
             try:
-                report = importers.import_xlsx(options["file"], kind=options["kind"], actor=_operator())
+                report = importers.import_xlsx(options["file"], kind=options["kind"], actor=cli_actor())
             except importers.PeopleImportError as exc:
                 raise CommandError(str(exc)) from None
             self.stdout.write(report.summary())
@@ -73,7 +66,7 @@ class Command(BaseCommand):
                 today = datetime.date.fromisoformat(options["today"])
             except ValueError:
                 raise CommandError(f"not a date (YYYY-MM-DD): {options['today']}") from None
-        deleted = services.erase_expired(today, actor=_operator())
+        deleted = services.erase_expired(today, actor=cli_actor())
         self.stdout.write(f"erased {deleted} expired special care records")
 
     def export(self, options):
