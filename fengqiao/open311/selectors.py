@@ -41,6 +41,11 @@ EXTENDED_STATUS = {
 }
 
 
+def number(text):
+    """`text` as a whole number, or None: only ASCII digits count ("²" and "١٢" are digits to `str.isdigit`)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def publish_channels():
     return tuple(getattr(settings, "OPEN311_PUBLISH_CHANNELS", (Channel.OPEN311,)))
 
@@ -169,7 +174,7 @@ def _positive(data, name, default, maximum):
     value = one(data, name)
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+    if number(value) is None or not 1 <= int(value) <= maximum:
         raise Refused(400, _("%(param)s must be a whole number from 1 to %(max)d") % {"param": name, "max": maximum})
     return int(value)
 
@@ -215,7 +220,7 @@ def find_requests(data, *, now=None):
     if ids:
         if len(ids) > MAX_IDS:
             raise Refused(400, _("at most %(max)d %(param)s values") % {"max": MAX_IDS, "param": "service_request_id"})
-        queryset = queryset.filter(pk__in=[int(i) for i in ids if i.isascii() and i.isdigit()])
+        queryset = queryset.filter(pk__in=[n for n in map(number, ids) if n is not None])
     else:
         codes = _codes(one(data, "service_code"))
         if codes:
@@ -241,7 +246,7 @@ def find_requests(data, *, now=None):
 def one_request(code, data):
     extensions = _flag(data, "extensions")
     # The public request id is the matter's number, never its tracking code (the reporter's key to rate it).
-    pk = int(code) if code.isascii() and code.isdigit() else -1  # "²" is a digit, but no number
+    pk = number(code) or -1
     matter = with_details(published().filter(pk=pk), extensions=extensions).first()
     if matter is None:
         raise Refused(404, no_request(code))

@@ -30,6 +30,7 @@ from fengqiao.matters.models import Matter
 from fengqiao.matters.workflows import REPLIED, WAITING, get_workflow
 from fengqiao.open311.catalogue import parse_when
 from fengqiao.open311.models import ServiceRequest, ServiceRequestUpdate
+from fengqiao.open311.selectors import number
 from fengqiao.open311.services import (
     MAX_DESCRIPTION,
     Refused,
@@ -59,7 +60,7 @@ def _request(data, api_key):
     code = one(data, "service_request_id")
     if code is None:
         raise Refused(400, required("service_request_id"))
-    pk = int(code) if code.isascii() and code.isdigit() else -1  # "²" is a digit, but no number
+    pk = number(code) or -1
     request = (
         ServiceRequest.objects.select_related("matter")
         .filter(matter_id=pk, matter__channel__in=publish_channels())
